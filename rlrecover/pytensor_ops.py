@@ -1,0 +1,278 @@
+"""PyTensor building blocks of the likelihood: fast Ops and the notebook's scan reference.
+
+Two implementations of the same mathematics live here:
+
+* :class:`LogLikOp` and :class:`RightProbsOp` call the numba kernels of
+  :mod:`rlrecover.model` and compute values and derivatives in one pass. They are
+  registered for PyTensor's numba backend (used by nutpie) and also work in the
+  default C/Python backend through ``perform`` (used by ``pm.sample``).
+* :func:`scan_loglik` and :func:`scan_right_probs` are the reference notebook's
+  ``pytensor.scan`` formulation, written with the current scan API. They are kept to
+  check the fast Ops and to benchmark against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from pytensor.gradient import disconnected_type
+from pytensor.link.numba.dispatch.basic import (
+    numba_njit,
+    register_funcify_default_op_cache_key,
+)
+
+from rlrecover import model as _model
+
+__all__ = [
+    "LogLikOp",
+    "RightProbsOp",
+    "loglik_op",
+    "right_probs_op",
+    "scan_loglik",
+    "scan_right_probs",
+]
+
+# Salt for PyTensor's on-disk numba cache: a change to the kernels invalidates it.
+_KERNEL_SALT = int(
+    hashlib.sha256(
+        (
+            inspect.getsource(_model._loglik_grad_kernel)
+            + inspect.getsource(_model._right_probs_jac_kernel)
+            + inspect.getsource(_model._log_sigmoid)
+            + inspect.getsource(_model._sigmoid)
+        ).encode()
+    ).hexdigest()[:12],
+    16,
+)
+
+
+def _data_inputs(actions, rewards):
+    actions = pt.as_tensor_variable(actions)
+    rewards = pt.as_tensor_variable(rewards)
+    if actions.ndim != 1 or rewards.ndim != 1:
+        raise TypeError("actions and rewards must be vectors")
+    if not actions.dtype.startswith("int"):
+        raise TypeError(f"actions must be integer, got dtype {actions.dtype}")
+    return pt.cast(actions, "int64"), pt.cast(rewards, "float64")
+
+
+class LogLikOp(Op):
+    """Log-likelihood of trials 2..n and its gradient w.r.t. (alpha, beta), one pass.
+
+    Inputs: ``alpha``, ``beta`` (float64 scalars), ``actions`` (int64 vector),
+    ``rewards`` (float64 vector). Outputs: the log-likelihood (scalar) and its
+    gradient (vector of 2). Only the first output is differentiable; the gradient
+    output is what :meth:`grad` reuses, so a compiled logp-and-gradient function
+    runs the kernel once.
+    """
+
+    __props__ = ("q_init",)
+
+    def __init__(self, q_init: float = 0.5):
+        self.q_init = float(q_init)
+        super().__init__()
+
+    def make_node(self, alpha, beta, actions, rewards):
+        alpha = pt.as_tensor_variable(alpha).astype("float64")
+        beta = pt.as_tensor_variable(beta).astype("float64")
+        actions, rewards = _data_inputs(actions, rewards)
+        return Apply(
+            self,
+            [alpha, beta, actions, rewards],
+            [pt.dscalar(), pt.dvector()],
+        )
+
+    def perform(self, node, inputs, output_storage):
+        alpha, beta, actions, rewards = inputs
+        grad = np.empty(2)
+        ll = _model._loglik_grad_kernel(
+            float(alpha), float(beta), actions, rewards, self.q_init, grad
+        )
+        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
+        output_storage[1][0] = grad
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(), (2,)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        # Only the log-likelihood is differentiable; the gradient output is reused.
+        grad = outputs[1]
+        g_ll = output_grads[0]
+        return [
+            g_ll * grad[0],
+            g_ll * grad[1],
+            disconnected_type(),
+            disconnected_type(),
+        ]
+
+    def connection_pattern(self, node):
+        return [[True, True], [True, True], [False, False], [False, False]]
+
+
+class RightProbsOp(Op):
+    """Right-arm probabilities on trials 2..n and their Jacobian, one pass.
+
+    Inputs as :class:`LogLikOp`. Outputs: ``p`` (vector of n-1) and ``jac``
+    (n-1 x 2, derivatives of ``p`` w.r.t. alpha and beta). The vector-Jacobian
+    product of ``p`` is ``g @ jac``.
+    """
+
+    __props__ = ("q_init",)
+
+    def __init__(self, q_init: float = 0.5):
+        self.q_init = float(q_init)
+        super().__init__()
+
+    def make_node(self, alpha, beta, actions, rewards):
+        alpha = pt.as_tensor_variable(alpha).astype("float64")
+        beta = pt.as_tensor_variable(beta).astype("float64")
+        actions, rewards = _data_inputs(actions, rewards)
+        return Apply(
+            self,
+            [alpha, beta, actions, rewards],
+            [pt.dvector(), pt.dmatrix()],
+        )
+
+    def perform(self, node, inputs, output_storage):
+        alpha, beta, actions, rewards = inputs
+        n = actions.shape[0]
+        p = np.empty(max(n - 1, 0))
+        jac = np.empty((max(n - 1, 0), 2))
+        _model._right_probs_jac_kernel(
+            float(alpha), float(beta), actions, rewards, self.q_init, p, jac
+        )
+        output_storage[0][0] = p
+        output_storage[1][0] = jac
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        n = input_shapes[2][0]
+        return [(pt.maximum(n - 1, 0),), (pt.maximum(n - 1, 0), 2)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        # Only p is differentiable; the Jacobian output is reused for its VJP.
+        jac = outputs[1]
+        g_p = output_grads[0]
+        vjp = pt.dot(g_p, jac)
+        return [vjp[0], vjp[1], disconnected_type(), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True, True], [True, True], [False, False], [False, False]]
+
+
+@register_funcify_default_op_cache_key(LogLikOp)
+def _numba_funcify_loglik(op, node=None, **kwargs):
+    kernel = _model._loglik_grad_kernel
+    q_init = op.q_init
+
+    @numba_njit
+    def loglik_op(alpha, beta, actions, rewards):
+        grad = np.empty(2)
+        ll = kernel(alpha.item(), beta.item(), actions, rewards, q_init, grad)
+        out = np.empty((), dtype=np.float64)
+        out[()] = ll
+        return out, grad
+
+    return loglik_op, _KERNEL_SALT
+
+
+@register_funcify_default_op_cache_key(RightProbsOp)
+def _numba_funcify_right_probs(op, node=None, **kwargs):
+    kernel = _model._right_probs_jac_kernel
+    q_init = op.q_init
+
+    @numba_njit
+    def right_probs_op(alpha, beta, actions, rewards):
+        n = actions.shape[0]
+        m = n - 1 if n > 0 else 0
+        p = np.empty(m)
+        jac = np.empty((m, 2))
+        kernel(alpha.item(), beta.item(), actions, rewards, q_init, p, jac)
+        return p, jac
+
+    return right_probs_op, _KERNEL_SALT
+
+
+def loglik_op(alpha, beta, actions, rewards, q_init: float = 0.5):
+    """Symbolic log-likelihood of trials 2..n through :class:`LogLikOp`.
+
+    Parameters
+    ----------
+    alpha, beta : TensorVariable or float
+        Parameters (scalars).
+    actions, rewards : TensorVariable or array-like
+        Observed data (vectors; actions integer).
+    q_init : float, default 0.5
+        Initial Q value.
+
+    Returns
+    -------
+    TensorVariable
+        Scalar log-likelihood.
+    """
+    return LogLikOp(q_init)(alpha, beta, actions, rewards)[0]
+
+
+def right_probs_op(alpha, beta, actions, rewards, q_init: float = 0.5):
+    """Symbolic right-arm probabilities on trials 2..n through :class:`RightProbsOp`.
+
+    Returns
+    -------
+    TensorVariable
+        Vector of length n - 1.
+    """
+    return RightProbsOp(q_init)(alpha, beta, actions, rewards)[0]
+
+
+# --------------------------------------------------------------------------------------
+# The reference notebook's formulation, with the current scan API.
+# --------------------------------------------------------------------------------------
+
+
+def _update_q(action, reward, q, alpha):
+    return pt.set_subtensor(q[action], q[action] + alpha * (reward - q[action]))
+
+
+def _scan_logp_actions(alpha, beta, actions, rewards, q_init):
+    actions = pt.cast(pt.as_tensor_variable(actions), "int32")
+    rewards = pt.cast(pt.as_tensor_variable(rewards), "int32")
+    q0 = q_init * pt.ones((2,), dtype="float64")
+    qs = pytensor.scan(
+        fn=_update_q,
+        sequences=[actions, rewards],
+        outputs_info=[q0],
+        non_sequences=[alpha],
+        return_updates=False,
+    )
+    # qs[t] holds Q after trial t, i.e. the values that drive the choice on trial t+1.
+    z = qs[:-1] * beta
+    return actions, z - pt.logsumexp(z, axis=1, keepdims=True)
+
+
+def scan_loglik(alpha, beta, actions, rewards, q_init: float = 0.5):
+    """The notebook's ``pytensor.scan`` log-likelihood of trials 2..n (reference).
+
+    Returns
+    -------
+    TensorVariable
+        Scalar log-likelihood.
+    """
+    actions, logp = _scan_logp_actions(alpha, beta, actions, rewards, q_init)
+    return pt.sum(logp[pt.arange(actions.shape[0] - 1), actions[1:]])
+
+
+def scan_right_probs(alpha, beta, actions, rewards, q_init: float = 0.5):
+    """The notebook's ``pytensor.scan`` right-arm probabilities on trials 2..n (reference).
+
+    Returns
+    -------
+    TensorVariable
+        Vector of length n - 1.
+    """
+    _, logp = _scan_logp_actions(alpha, beta, actions, rewards, q_init)
+    return pt.exp(logp[:, 1])

@@ -1,0 +1,234 @@
+"""Tests of rlrecover.analysis on synthetic recovery tables with known answers."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from rlrecover.analysis import (
+    coverage_table,
+    diagnostics,
+    recovery_metrics,
+    runtime_table,
+    wilson_interval,
+)
+from rlrecover.summary import empty_row, interval_columns, summary_columns
+
+LEVELS = (0.5, 0.9)
+ALPHAS = (0.2, 0.6)
+BETAS = (2.0, 8.0)
+N_REP = 10
+# number of replicates (0..N_REP-1) whose interval covers the truth, per level
+N_COVERED = {0.5: 4, 0.9: 9}
+
+
+def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0):
+    """Synthetic recovery table: estimates = truth + seeded noise, known coverage.
+
+    Replicate ``r`` of every cell covers the truth at level ``L`` iff
+    ``r < N_COVERED[L]``. The last ``n_failed`` replicates of the first cell of
+    each method are failed fits.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for method in methods:
+        for i, a in enumerate(ALPHAS):
+            for j, b in enumerate(BETAS):
+                for r in range(N_REP):
+                    row = empty_row(LEVELS, method, a, b, r, 150)
+                    if i == 0 and j == 0 and r >= N_REP - n_failed:
+                        row.update(status="failed", error="boom: sampler crashed", seconds=0.5)
+                        rows.append(row)
+                        continue
+                    row["alpha_est"] = a + rng.normal(0, 0.05)
+                    row["beta_est"] = b * math.exp(rng.normal(0, 0.2))
+                    for level in LEVELS:
+                        for p, t in (("alpha", a), ("beta", b)):
+                            lo, hi = interval_columns(p, level)
+                            if r < N_COVERED[level]:
+                                # alternate strict and boundary-touching intervals
+                                row[lo], row[hi] = (t - 0.1, t + 0.1) if r % 2 else (t, t + 1)
+                            else:
+                                row[lo], row[hi] = t + 0.5, t + 1.0
+                    row["seconds"] = 1.0 + r
+                    if method == "mle":
+                        row.update(nll=90.0, converged=True, at_bound=False)
+                    else:
+                        row.update(rhat_max=1.001, ess_bulk_min=1500.0, ess_tail_min=1200.0)
+                        row["divergences"] = 0.0
+                    rows.append(row)
+    return pd.DataFrame(rows, columns=summary_columns(LEVELS))
+
+
+def test_bias_rmse_hand_computed():
+    rows = []
+    for r, err in enumerate([0.1, -0.2, 0.4]):
+        row = empty_row(LEVELS, "mle", 0.5, 5.0, r, 100)
+        row.update(alpha_est=0.5 + err, beta_est=5.0 - 2 * err)
+        rows.append(row)
+    rec = pd.DataFrame(rows, columns=summary_columns(LEVELS))
+    m = recovery_metrics(rec)
+    a = m[(m.parameter == "alpha") & (m.cell == "all")].iloc[0]
+    assert a.n == 3
+    assert a.bias == pytest.approx(0.1)
+    assert a.rmse == pytest.approx(math.sqrt((0.01 + 0.04 + 0.16) / 3))
+    b = m[(m.parameter == "beta") & (m.cell == "all")].iloc[0]
+    assert b.bias == pytest.approx(-0.2)
+    assert b.rmse == pytest.approx(2 * math.sqrt(0.07))
+
+
+def test_metrics_layout_and_correlations():
+    rec = make_recovery()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = recovery_metrics(rec)
+    assert list(m.columns) == [
+        "method", "parameter", "cell", "alpha_true", "beta_true",
+        "n", "bias", "rmse", "pearson_r", "spearman_r",
+    ]  # fmt: skip
+    n_cells = len(ALPHAS) * len(BETAS)
+    assert len(m) == 2 * 2 * (1 + n_cells)
+    assert list(m.method.unique()) == ["mle", "pymc_bernoulli"]
+    pooled = m[m.cell == "all"]
+    assert pooled.alpha_true.isna().all() and pooled.beta_true.isna().all()
+    for method in ("mle", "pymc_bernoulli"):
+        sub = rec[rec.method == method]
+        for p in ("alpha", "beta"):
+            row = pooled[(pooled.method == method) & (pooled.parameter == p)].iloc[0]
+            err = sub[f"{p}_est"] - sub[f"{p}_true"]
+            assert row.n == N_REP * n_cells
+            assert row.bias == pytest.approx(err.mean())
+            assert row.rmse == pytest.approx(math.sqrt((err**2).mean()))
+            assert row.pearson_r == pytest.approx(
+                stats.pearsonr(sub[f"{p}_true"], sub[f"{p}_est"]).statistic
+            )
+            assert row.spearman_r == pytest.approx(
+                stats.spearmanr(sub[f"{p}_true"], sub[f"{p}_est"]).statistic
+            )
+    per_cell = m[m.cell != "all"]
+    assert per_cell.pearson_r.isna().all()
+    assert per_cell.spearman_r.isna().all()
+    assert (per_cell.n == N_REP).all()
+    one = per_cell[(per_cell.cell == "alpha~0.6/beta~2") & (per_cell.method == "mle")]
+    assert one.alpha_true.tolist() == [0.6, 0.6] and one.beta_true.tolist() == [2.0, 2.0]
+
+
+def test_failed_rows_excluded_from_metrics_and_coverage():
+    rec = make_recovery(n_failed=3)
+    m = recovery_metrics(rec)
+    first = m[(m.cell == "alpha~0.2/beta~2") & (m.parameter == "alpha")]
+    assert (first.n == N_REP - 3).all()
+    assert (m[m.cell == "all"].n == 4 * N_REP - 3).all()
+    c = coverage_table(rec, LEVELS)
+    sel = c[(c.cell == "alpha~0.2/beta~2") & (c.level == 0.9)]
+    # replicates 7, 8, 9 failed; of 0..6 all are covered at 0.9
+    assert (sel.n == 7).all() and (sel.covered == 7).all()
+
+
+def test_all_failed_method_gives_empty_rows():
+    rec = make_recovery(methods=("mle",))
+    dead = rec.copy()
+    dead["method"] = "pymc_potential"
+    dead["status"] = "failed"
+    dead["alpha_est"] = np.nan
+    dead["beta_est"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = recovery_metrics(pd.concat([dead, rec], ignore_index=True))
+    assert list(m.method.unique()) == ["mle", "pymc_potential"]
+    dm = m[m.method == "pymc_potential"]
+    assert (dm.n == 0).all() and dm.bias.isna().all() and dm.rmse.isna().all()
+
+
+def test_wilson_matches_reference():
+    lo, hi = wilson_interval(7, 20)
+    assert lo == pytest.approx(0.1811918241010821, rel=1e-9)
+    assert hi == pytest.approx(0.5671457233147637, rel=1e-9)
+    for k, n in [(0, 10), (3, 10), (10, 10), (45, 50), (1, 1)]:
+        ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        got = wilson_interval(k, n)
+        assert got == pytest.approx((ref.low, ref.high), rel=1e-9, abs=1e-12)
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+    with pytest.raises(ValueError):
+        wilson_interval(5, 3)
+
+
+def test_coverage_counts_exact():
+    rec = make_recovery()
+    c = coverage_table(rec, LEVELS)
+    assert list(c.columns) == [
+        "method", "parameter", "cell", "alpha_true", "beta_true", "level",
+        "n", "covered", "coverage", "ci_low", "ci_high",
+    ]  # fmt: skip
+    n_cells = len(ALPHAS) * len(BETAS)
+    assert len(c) == 2 * 2 * len(LEVELS) * (1 + n_cells)
+    for level in LEVELS:
+        pooled = c[(c.cell == "all") & (c.level == level)]
+        assert (pooled.n == N_REP * n_cells).all()
+        assert (pooled.covered == N_COVERED[level] * n_cells).all()
+        assert pooled.coverage.to_numpy() == pytest.approx(N_COVERED[level] / N_REP)
+        lo, hi = wilson_interval(N_COVERED[level] * n_cells, N_REP * n_cells)
+        assert pooled.ci_low.to_numpy() == pytest.approx(lo)
+        assert pooled.ci_high.to_numpy() == pytest.approx(hi)
+        cells = c[(c.cell != "all") & (c.level == level)]
+        assert (cells.covered == N_COVERED[level]).all() and (cells.n == N_REP).all()
+
+
+def test_coverage_missing_intervals_and_columns():
+    rec = make_recovery()
+    lo, hi = interval_columns("beta", 0.5)
+    rec.loc[rec.method == "mle", [lo, hi]] = np.nan
+    c = coverage_table(rec, LEVELS)
+    sel = c[(c.method == "mle") & (c.parameter == "beta") & (c.level == 0.5)]
+    assert (sel.n == 0).all() and sel.coverage.isna().all() and sel.ci_low.isna().all()
+    with pytest.raises(KeyError, match="alpha_lower_80"):
+        coverage_table(rec, [0.8])
+
+
+def test_diagnostics_flags(tmp_path):
+    rec = make_recovery(n_failed=2)
+    mle = rec.index[rec.method == "mle"]
+    pm = rec.index[(rec.method == "pymc_bernoulli") & (rec.status == "ok")]
+    rec.loc[mle[0], "at_bound"] = True
+    rec.loc[mle[1], "converged"] = False
+    rec.loc[pm[0], "rhat_max"] = 1.05
+    rec.loc[pm[1], "ess_bulk_min"] = 120.0
+    rec.loc[pm[2], "divergences"] = 3.0
+    rec.loc[pm[3], ["rhat_max", "divergences"]] = [1.02, 1.0]
+    # round trip through TSV, as the workflow does: booleans come back as text/objects
+    path = tmp_path / "recovery.tsv"
+    rec.to_csv(path, sep="\t", index=False)
+    back = pd.read_csv(path, sep="\t")
+    for table in (rec, back):
+        d = diagnostics(table)
+        assert {"method", "cell", "replicate", "reason"} <= set(d.columns)
+        assert len(d) == 2 + 4 + 2 * 2
+        failed = d[d.status == "failed"]
+        assert len(failed) == 4
+        assert failed.reason.str.contains("boom: sampler crashed").all()
+        reasons = " | ".join(d.reason)
+        for text in ("at a bound", "did not converge", "R-hat", "bulk ESS", "divergence"):
+            assert text in reasons
+        both = d[d.reason.str.contains("R-hat 1.02")]
+        assert len(both) == 1 and "1 divergence" in both.reason.iloc[0]
+        assert list(d.method.unique()) == ["mle", "pymc_bernoulli"]
+    assert diagnostics(make_recovery()).empty
+    assert len(diagnostics(rec, rhat_max=1.1, ess_min=100)) == 2 + 4 + 2
+
+
+def test_runtime_table():
+    rec = make_recovery(n_failed=1)
+    rt = runtime_table(rec)
+    assert rt.method.tolist() == ["mle", "pymc_bernoulli"]
+    row = rt.iloc[0]
+    secs = rec.loc[rec.method == "mle", "seconds"]
+    assert row.n_fits == 4 * N_REP and row.n_ok == 4 * N_REP - 1 and row.n_failed == 1
+    assert row.total_seconds == pytest.approx(secs.sum())
+    assert row.mean_seconds == pytest.approx(secs.mean())
+    assert row.median_seconds == pytest.approx(secs.median())
+    assert row.max_seconds == pytest.approx(secs.max())
