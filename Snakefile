@@ -1,0 +1,46 @@
+"""Parameter recovery of a Q-learning model of a two-armed bandit.
+
+Run ``snakemake --cores N`` from this directory; edit ``config.yaml`` first.
+"""
+
+from snakemake.utils import min_version
+
+min_version("9.10")
+
+
+include: "workflow/rules/common.smk"
+
+
+# A malformed config.yaml is reported with its line and column before Snakemake
+# parses it (Snakemake's own message does not say where the problem is).
+check_yaml_syntax("config.yaml")
+
+
+configfile: "config.yaml"
+
+
+# Stops with every invalid key and value listed, then fills in the defaults.
+validate_config(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+wildcard_constraints:
+    alpha=NUMBER_REGEX,
+    beta=NUMBER_REGEX,
+    method=METHOD_REGEX,
+
+
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/recovery.tsv",
+        TABLES.values(),
+        PLOTS.values(),
+        "results/report.html",

@@ -1,0 +1,113 @@
+rule aggregate:
+    """Stack the fit tables of every configured method and cell."""
+    input:
+        all_fit_files,
+    output:
+        "results/recovery.tsv",
+    log:
+        "results/logs/aggregate.log",
+    conda:
+        "../envs/rlrecover.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/aggregate.py"
+
+
+rule tables:
+    """Recovery metrics, interval coverage, sampler diagnostics and run times."""
+    input:
+        recovery="results/recovery.tsv",
+    output:
+        recovery_metrics=report(
+            TABLES["recovery_metrics"],
+            category="Tables",
+            caption="../report/recovery_metrics.rst",
+        ),
+        coverage=report(
+            TABLES["coverage"],
+            category="Tables",
+            caption="../report/coverage_table.rst",
+        ),
+        diagnostics=report(
+            TABLES["diagnostics"],
+            category="Tables",
+            caption="../report/diagnostics.rst",
+        ),
+        runtime=report(
+            TABLES["runtime"],
+            category="Tables",
+            caption="../report/runtime.rst",
+        ),
+    log:
+        "results/logs/tables.log",
+    conda:
+        "../envs/rlrecover.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        levels=config["coverage_levels"],
+    script:
+        "../scripts/tables.py"
+
+
+rule plots:
+    """Estimated against true values per parameter, and interval coverage."""
+    input:
+        recovery="results/recovery.tsv",
+        coverage=TABLES["coverage"],
+    output:
+        recovery_alpha=report(
+            PLOTS["recovery_alpha"],
+            category="Recovery",
+            subcategory="alpha",
+            caption="../report/recovery_alpha.rst",
+        ),
+        recovery_beta=report(
+            PLOTS["recovery_beta"],
+            category="Recovery",
+            subcategory="beta",
+            caption="../report/recovery_beta.rst",
+        ),
+        coverage=report(
+            PLOTS["coverage"],
+            category="Coverage",
+            caption="../report/coverage_plot.rst",
+        ),
+    log:
+        "results/logs/plots.log",
+    conda:
+        "../envs/rlrecover.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/plots.py"
+
+
+rule html_report:
+    """Self-contained HTML report for the scientist (results/report.html)."""
+    input:
+        recovery="results/recovery.tsv",
+        metrics=TABLES["recovery_metrics"],
+        coverage=TABLES["coverage"],
+        diagnostics=TABLES["diagnostics"],
+        runtime=TABLES["runtime"],
+        recovery_alpha=PLOTS["recovery_alpha"],
+        recovery_beta=PLOTS["recovery_beta"],
+        coverage_plot=PLOTS["coverage"],
+    output:
+        "results/report.html",
+    log:
+        "results/logs/report.log",
+    conda:
+        "../envs/rlrecover.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        config=config,
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,17 @@
+rule simulate:
+    """Simulate every replicate of one grid cell (alpha, beta)."""
+    output:
+        "results/data/alpha~{alpha}/beta~{beta}.tsv",
+    log:
+        "results/logs/simulate/alpha~{alpha}/beta~{beta}.log",
+    benchmark:
+        "results/benchmarks/simulate/alpha~{alpha}/beta~{beta}.tsv"
+    conda:
+        "../envs/rlrecover.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+    params:
+        config=simulate_config,
+    script:
+        "../scripts/simulate.py"
