@@ -90,6 +90,9 @@ class PosteriorFit:
         Divergent transitions after tuning.
     seconds : float
         Wall time of sampling and diagnostics.
+    compile_seconds : float
+        Time spent building and compiling the model before this dataset (only the
+        first dataset of a call pays it; 0 for the others).
     error : str
         Empty on success, else the exception text.
     """
@@ -101,6 +104,7 @@ class PosteriorFit:
     ess_tail_min: float = np.nan
     divergences: float = np.nan
     seconds: float = np.nan
+    compile_seconds: float = 0.0
     error: str = ""
 
 
@@ -202,7 +206,9 @@ def sample_posteriors(
     for key, actions, rewards, seed in datasets:
         actions = np.ascontiguousarray(actions, dtype=np.int64)
         rewards = np.ascontiguousarray(rewards, dtype=np.int64)
+        compile_seconds = 0.0
         if runner is None:
+            t0 = time.perf_counter()
             model = build_model(kind, actions, rewards, priors, q_init, likelihood)
             make = {"nutpie": _nutpie_sampler, "pymc": _pymc_sampler}.get(settings.backend)
             if make is None:
@@ -211,6 +217,7 @@ def sample_posteriors(
                 )
             runner = make(model, settings)
             n_trials = actions.shape[0]
+            compile_seconds = time.perf_counter() - t0
         start = time.perf_counter()
         try:
             if actions.shape[0] != n_trials:
@@ -228,11 +235,13 @@ def sample_posteriors(
                 ess_tail_min=ess_tail,
                 divergences=div,
                 seconds=time.perf_counter() - start,
+                compile_seconds=compile_seconds,
             )
         except Exception as exc:  # a failed dataset must not lose the others
             yield PosteriorFit(
                 key=key,
                 draws={},
                 seconds=time.perf_counter() - start,
+                compile_seconds=compile_seconds,
                 error=f"{type(exc).__name__}: {exc}",
             )

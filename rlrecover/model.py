@@ -158,11 +158,17 @@ def _loglik_grad_kernel(alpha, beta, actions, rewards, q_init, out_grad):
             diff = q1 - q0
             sign = 1.0 if a == 1 else -1.0
             s = sign * beta * diff
-            ll += _log_sigmoid(s)
-            # d log_sigmoid(s) / ds = sigmoid(-s); ds/dz = sign, z = beta * diff
-            dz = sign * _sigmoid(-s)
+            # log p(a) = log_sigmoid(s) and d log_sigmoid(s)/ds = sigmoid(-s), both
+            # from one exponential e = exp(-|s|) (no overflow for any s).
+            e = math.exp(-abs(s))
+            if s >= 0.0:
+                ll -= math.log1p(e)
+                dz = sign * (e / (1.0 + e))
+            else:
+                ll += s - math.log1p(e)
+                dz = sign / (1.0 + e)
             g_beta += dz * diff
-            g_alpha += dz * beta * (dq1 - dq0)
+            g_alpha += dz * (dq1 - dq0)
         r = rewards[t]
         if a == 0:
             dq0 = (1.0 - alpha) * dq0 + (r - q0)
@@ -170,7 +176,7 @@ def _loglik_grad_kernel(alpha, beta, actions, rewards, q_init, out_grad):
         else:
             dq1 = (1.0 - alpha) * dq1 + (r - q1)
             q1 += alpha * (r - q1)
-    out_grad[0] = g_alpha
+    out_grad[0] = g_alpha * beta
     out_grad[1] = g_beta
     return ll
 

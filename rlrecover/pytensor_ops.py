@@ -59,7 +59,8 @@ def _data_inputs(actions, rewards):
         raise TypeError("actions and rewards must be vectors")
     if not actions.dtype.startswith("int"):
         raise TypeError(f"actions must be integer, got dtype {actions.dtype}")
-    return pt.cast(actions, "int64"), pt.cast(rewards, "float64")
+    # No casts: the kernels specialise on the data's dtypes (pm.Data stores int32).
+    return actions, rewards
 
 
 class LogLikOp(Op):
