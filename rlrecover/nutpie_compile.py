@@ -1,0 +1,258 @@
+"""``nutpie.compile_pymc_model(model, backend="numba")`` with its C callbacks cached on disk.
+
+Stock nutpie compiles two ``numba.cfunc`` wrappers (logp+gradient and "expand")
+around PyTensor's numba functions in every process. Those wrappers close over the
+shared data arrays, so numba refuses to cache them ("uses dynamic globals") and
+recompiles them, plus numba's own overloads they pull in, every time (~10 s).
+
+:func:`compile_pymc_model_cached` builds the same :class:`CompiledPyMCModel`, but
+generates the wrappers from source that reads every shared array from nutpie's
+``user_data`` record (no array is baked into the code) and registers them with
+PyTensor's numba cache locator under a key derived from PyTensor's own
+function-graph cache keys. The second process then loads the wrappers from
+PyTensor's cache directory (``<compiledir>/numba``) instead of compiling them.
+
+The wrapper bodies follow nutpie's ``_make_c_logp_func``, ``_make_c_expand_func``
+and ``make_extraction_fn`` (nutpie/compile_pymc.py, MIT licence,
+Copyright (c) 2022 Adrian Seyboldt) with the same return codes, the
+same data layout of ``user_data`` (so ``with_data`` works unchanged) and the same
+inner function, so draws are identical to the stock compile for a given seed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from hashlib import sha256
+
+import numpy as np
+
+__all__ = ["compile_pymc_model_cached"]
+
+# Bump to invalidate cached wrappers after a change to the templates below.
+_WRAPPER_VERSION = 1
+
+# Shared arrays are rebuilt from the user_data record, as in nutpie's extract_array.
+_EXTRACT = """\
+        {var} = numba.carray(address_as_void_pointer(sh["data"]["{name}"][()]),
+                             int(sh["size"]["{name}"][()]), {dtype}).reshape({shape})
+"""
+
+_LOGP = """\
+def {fname}(dim, x_, out_, logp_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    try:
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_dim},))
+        logp = numba.carray(logp_, ())
+        sh = numba.carray(user_data_, (), record_dtype)["shared"]
+{extract}
+        logp_val, grad = inner({args})
+        logp[()] = logp_val
+        out[...] = grad
+        if not np.all(np.isfinite(out)):
+            return 3
+        if not np.isfinite(logp_val):
+            return 4
+    except Exception:  # noqa: BLE001
+        return 1
+    return 0
+"""
+
+_EXPAND = """\
+def {fname}(dim, expanded, x_, out_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    if expanded != {n_expanded}:
+        return -1
+    try:
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_expanded},))
+        sh = numba.carray(user_data_, (), record_dtype)["shared"]
+{extract}
+        (values,) = inner({args})
+        out[...] = values
+    except Exception:  # noqa: BLE001
+        return -2
+    return 0
+"""
+
+
+def _fgraph_cache_key(pt_fn) -> str | None:
+    """PyTensor's numba cache key of a compiled function, or None if it is not cached.
+
+    The linker jits ``fn.py_func`` of the function returned by
+    ``numba_funcify_ensure_cache``; that Python function is registered in
+    ``CACHED_SRC_FUNCTIONS`` under the function-graph key (with the fastmath flag).
+    """
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    return CACHED_SRC_FUNCTIONS.get(pt_fn.vm.jit_fn.py_func)
+
+
+def _make_cfunc(
+    template, fname, sig, inner, fgraph_key, shared_names, shared_data, user_data, **consts
+):
+    """Generate, key and compile one C callback (cached when PyTensor caches ``inner``)."""
+    import numba
+    import pytensor
+    from nutpie.compile_pymc import address_as_void_pointer
+    from pytensor.link.numba.cache import compile_numba_function_src
+
+    extract, dtypes = [], {}
+    for i, name in enumerate(shared_names):
+        val = shared_data[name]
+        dtypes[f"_dtype{i}"] = val.dtype
+        shape = "".join(f"int(sh['shape']['{name}'][{d}])," for d in range(val.ndim))
+        extract.append(
+            _EXTRACT.format(var=f"s{i}", name=name, dtype=f"_dtype{i}", shape=f"({shape})")
+        )
+    args = ", ".join(["x", *(f"s{i}" for i in range(len(shared_names)))])
+    src = template.format(fname=fname, extract="".join(extract), args=args, **consts)
+    if fgraph_key is None:
+        cache_key = None
+    else:
+        # Everything that is baked into the machine code: the wrapper source (with
+        # n_dim, n_expanded, shared names and ranks), the inner function graph, the
+        # user_data layout, the shared dtypes and the numba/PyTensor versions.
+        # (numba adds the CPU and Python version to its own index key.)
+        cache_key = sha256(
+            repr(
+                (
+                    _WRAPPER_VERSION,
+                    src,
+                    fgraph_key,
+                    user_data.dtype.descr,
+                    [str(d) for d in dtypes.values()],
+                    numba.__version__,
+                    pytensor.__version__,
+                )
+            ).encode()
+        ).hexdigest()
+    py_fn = compile_numba_function_src(
+        src,
+        fname,
+        # __name__: numba's cache rebuilds the function's environment from its module.
+        global_env={
+            "__name__": __name__,
+            "np": np,
+            "numba": numba,
+            "inner": inner,
+            "record_dtype": user_data.dtype,
+            "address_as_void_pointer": address_as_void_pointer,
+            **dtypes,
+        },
+        cache_key=cache_key,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*Cannot cache compiled function", category=numba.NumbaWarning
+        )
+        return numba.cfunc(sig, cache=cache_key is not None)(py_fn)
+
+
+def compile_pymc_model_cached(model, var_names=None):
+    """Drop-in for ``nutpie.compile_pymc_model(model, backend="numba", var_names=...)``.
+
+    Mirrors nutpie 0.16's ``compile_pymc_model`` (default options) and
+    ``_compile_pymc_model_numba``; only the two C callbacks are built differently.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model. Its shared variables (``pm.Data``) stay replaceable through
+        ``CompiledPyMCModel.with_data``.
+    var_names : list of str, optional
+        Variables to store in the trace (default: all).
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+        Same fields as the stock result; ``compiled_logp_func`` and
+        ``compiled_expand_func`` are the cached, equivalent C callbacks.
+    """
+    import nutpie.compile_pymc as ncp
+    from numba import types as nt
+    from pymc.initial_point import make_initial_point_fn
+
+    # compile_pymc_model defaults: support-point start, jittered free RVs.
+    initial_point_fn = ncp._wrap_with_lock(
+        make_initial_point_fn(
+            model=model,
+            overrides=None,
+            default_strategy="support_point",
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+        )
+    )
+    n_dim, n_expanded, logp_fn_pt, expand_fn_pt, initial_point_fn, shape_info = (
+        ncp._make_functions(
+            model,
+            mode="NUMBA",
+            compute_grad=True,
+            join_expanded=True,
+            pymc_initial_point_fn=initial_point_fn,
+            var_names=var_names,
+        )
+    )
+
+    # Shared data and the user_data record, exactly as nutpie lays them out.
+    shared_data, shared_vars = {}, {}
+    for val in [*logp_fn_pt.get_shared(), *expand_fn_pt.get_shared()]:
+        if val.name in shared_vars and shared_vars[val.name] is not val:
+            raise ValueError(f"Shared variables must have unique names: {val.name}")
+        shared_data[val.name] = np.array(val.get_value(), order="C", copy=True)
+        shared_data[val.name].flags.writeable = False
+        shared_vars[val.name] = val
+    user_data = ncp.make_user_data(shared_vars, shared_data)
+
+    logp_sig = nt.int64(
+        nt.uint64,
+        nt.CPointer(nt.double),
+        nt.CPointer(nt.double),
+        nt.CPointer(nt.double),
+        nt.voidptr,
+    )
+    logp_numba = _make_cfunc(
+        _LOGP,
+        "nutpie_logp",
+        logp_sig,
+        logp_fn_pt.vm.jit_fn,
+        _fgraph_cache_key(logp_fn_pt),
+        [v.name for v in logp_fn_pt.get_shared()],
+        shared_data,
+        user_data,
+        n_dim=n_dim,
+    )
+    expand_sig = nt.int64(
+        nt.uint64, nt.uint64, nt.CPointer(nt.double), nt.CPointer(nt.double), nt.voidptr
+    )
+    expand_numba = _make_cfunc(
+        _EXPAND,
+        "nutpie_expand",
+        expand_sig,
+        expand_fn_pt.vm.jit_fn,
+        _fgraph_cache_key(expand_fn_pt),
+        [v.name for v in expand_fn_pt.get_shared()],
+        shared_data,
+        user_data,
+        n_dim=n_dim,
+        n_expanded=n_expanded,
+    )
+
+    dims, coords = ncp._prepare_dims_and_coords(model, shape_info)
+    return ncp.CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        compiled_logp_func=logp_numba,
+        compiled_expand_func=expand_numba,
+        initial_point_func=initial_point_fn,
+        shared_data=shared_data,
+        user_data=user_data,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        logp_func=logp_fn_pt,
+        expand_func=expand_fn_pt,
+    )
