@@ -59,7 +59,10 @@ def build_model(
         raise ValueError(f"likelihood must be 'op' or 'scan', got {likelihood!r}")
     actions = np.asarray(actions, dtype=np.int64)
     rewards = np.asarray(rewards, dtype=np.int64)
-    with pm.Model() as model:
+    # The likelihoods keep p inside [0, 1] and the priors' transforms keep alpha and
+    # beta in their supports, so PyMC's parameter checks can never fire: dropping them
+    # (check_bounds=False) removes work from every gradient evaluation.
+    with pm.Model(check_bounds=False) as model:
         actions_d = pm.Data("actions", actions)
         rewards_d = pm.Data("rewards", rewards)
         alpha = pm.Beta("alpha", alpha=priors.alpha_a, beta=priors.alpha_b)
@@ -109,11 +112,14 @@ class PosteriorFit:
 
 
 def _diagnostics(draws: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    import arviz as az
+    # ArviZ's rank-normalised split R-hat and bulk/tail ESS on (chain, draw) arrays.
+    # The array-level functions skip the xarray wrapping of az.rhat / az.ess, which
+    # costs more than the computation itself (6 ms against 15 ms per parameter).
+    from arviz.stats.diagnostics import _ess_bulk, _ess_tail, _rhat_rank
 
-    rhat = max(float(az.rhat(draws[p])) for p in draws)
-    ess_bulk = min(float(az.ess(draws[p], method="bulk")) for p in draws)
-    ess_tail = min(float(az.ess(draws[p], method="tail")) for p in draws)
+    rhat = max(float(_rhat_rank(x)) for x in draws.values())
+    ess_bulk = min(float(_ess_bulk(x)) for x in draws.values())
+    ess_tail = min(float(_ess_tail(x)) for x in draws.values())
     return rhat, ess_bulk, ess_tail
 
 
@@ -122,11 +128,15 @@ def _nutpie_sampler(
 ) -> Callable[[np.ndarray, np.ndarray, int], tuple[dict[str, np.ndarray], int]]:
     import nutpie
 
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    from rlrecover.nutpie_compile import compile_pymc_model_cached
+
+    compiled = compile_pymc_model_cached(model)
 
     def run(actions, rewards, seed):
         cm = compiled.with_data(actions=actions, rewards=rewards)
-        trace = nutpie.sample(
+        # The raw trace skips the conversion to InferenceData (~60 ms a fit); it holds
+        # one record batch of draws and one of statistics per chain, warm-up included.
+        raw = nutpie.sample(
             cm,
             draws=settings.draws,
             tune=settings.tune,
@@ -136,10 +146,20 @@ def _nutpie_sampler(
             target_accept=settings.target_accept,
             progress_bar=False,
             save_warmup=False,
+            return_raw_trace=True,
         )
-        post = trace.posterior
-        draws = {p: post[p].to_numpy() for p in ("alpha", "beta")}
-        div = int(trace.sample_stats["diverging"].to_numpy().sum())
+        draw_batches, stat_batches = raw.get_arrow_trace()
+        kept = [~np.asarray(st.column("tuning")) for st in stat_batches]
+        draws = {
+            p: np.stack(
+                [np.asarray(b.column(p))[k] for b, k in zip(draw_batches, kept, strict=True)]
+            )
+            for p in ("alpha", "beta")
+        }
+        div = sum(
+            int(np.asarray(st.column("diverging"))[k].sum())
+            for st, k in zip(stat_batches, kept, strict=True)
+        )
         return draws, div
 
     return run

@@ -83,7 +83,9 @@ class Settings:
             seed=int(config.get("seed", d.seed)),
             task=TaskSettings(
                 n_trials=int(task.get("n_trials", d.task.n_trials)),
-                reward_probs=tuple(float(p) for p in task.get("reward_probs", d.task.reward_probs)),
+                reward_probs=tuple(
+                    float(p) for p in task.get("reward_probs", d.task.reward_probs)
+                ),
                 q_init=float(task.get("q_init", d.task.q_init)),
             ),
             priors=Priors(

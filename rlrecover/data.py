@@ -9,7 +9,7 @@ from rlrecover.config import TaskSettings
 from rlrecover.model import simulate
 from rlrecover.seeds import dataset_rng
 
-__all__ = ["DATA_COLUMNS", "simulate_cell", "iter_datasets"]
+__all__ = ["DATA_COLUMNS", "iter_datasets", "simulate_cell"]
 
 DATA_COLUMNS = ["replicate", "trial", "action", "reward"]
 

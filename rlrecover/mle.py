@@ -19,7 +19,7 @@ from scipy import optimize, special, stats
 
 from rlrecover import model
 
-__all__ = ["MLEResult", "fit_mle", "U_BOUND", "V_BOUNDS"]
+__all__ = ["U_BOUND", "V_BOUNDS", "MLEResult", "fit_mle"]
 
 #: |logit(alpha)| is kept below this (alpha in about [6e-6, 1 - 6e-6]).
 U_BOUND = 12.0

@@ -11,7 +11,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["format_value", "dataset_rng", "derive_seed"]
+__all__ = ["dataset_rng", "derive_seed", "format_value"]
 
 
 def format_value(x: float) -> str:

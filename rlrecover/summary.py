@@ -11,13 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
-    "PARAMS",
     "METHODS",
-    "level_label",
-    "interval_columns",
-    "summary_columns",
+    "PARAMS",
     "empty_row",
+    "interval_columns",
+    "level_label",
     "posterior_summary",
+    "summary_columns",
 ]
 
 PARAMS: tuple[str, str] = ("alpha", "beta")

@@ -117,13 +117,23 @@ def test_tables_cover_every_method(run):
     overall = coverage[coverage["cell"] == "all"]
     assert sorted(overall["level"].unique()) == LEVELS
     assert (overall["n"] == len(CELLS) * TINY["replicates"]).all()
-    assert ((overall["ci_low"] <= overall["coverage"]) & (overall["coverage"] <= overall["ci_high"])).all()
+    assert (
+        (overall["ci_low"] <= overall["coverage"]) & (overall["coverage"] <= overall["ci_high"])
+    ).all()
 
 
 @pytest.mark.slow
 def test_report_has_every_section(run):
     html = (run / "results/report.html").read_text()
-    for section in ("summary", "config", "recovery", "metrics", "coverage", "diagnostics", "runtime"):
+    for section in (
+        "summary",
+        "config",
+        "recovery",
+        "metrics",
+        "coverage",
+        "diagnostics",
+        "runtime",
+    ):
         assert f'id="{section}"' in html, section
     assert html.count("data:image/png;base64,") >= 3
     assert not re.search(r"""(src|href)=["']https?://""", html)
@@ -132,7 +142,8 @@ def test_report_has_every_section(run):
 @pytest.mark.slow
 def test_fit_logs_have_one_line_per_dataset(run):
     for method in METHODS:
-        log = (run / f"results/logs/fit/{method}/alpha~0.4/beta~8.log").read_text()
+        job = "mle" if method == "mle" else "pymc"
+        log = (run / f"results/logs/fit/{job}/alpha~0.4/beta~8.log").read_text()
         for rep in range(TINY["replicates"]):
             assert re.search(rf"{method} alpha~0.4/beta~8 replicate {rep}: [0-9.]+ s, ok", log)
 
@@ -148,4 +159,6 @@ def test_adding_a_grid_value_runs_only_the_new_work(run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, flags=re.M))
     assert counts.get("simulate") == "1", proc.stdout + proc.stderr
-    assert counts.get("fit") == str(len(METHODS)), proc.stdout + proc.stderr
+    # One maximum-likelihood job and one PyMC job (both models) for the new cell only.
+    assert counts.get("fit_mle") == "1", proc.stdout + proc.stderr
+    assert counts.get("fit_pymc") == "1", proc.stdout + proc.stderr

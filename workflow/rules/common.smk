@@ -38,11 +38,8 @@ PLOTS = {
 # params), so editing an unrelated section, or adding a grid value, does not make
 # Snakemake rerun it.
 SIMULATE_SECTIONS = ("seed", "task", "replicates")
-FIT_SECTIONS = {
-    "mle": ("seed", "task", "mle", "coverage_levels"),
-    "pymc_potential": ("seed", "task", "priors", "sampler", "coverage_levels"),
-    "pymc_bernoulli": ("seed", "task", "priors", "sampler", "coverage_levels"),
-}
+MLE_SECTIONS = ("seed", "task", "mle", "coverage_levels")
+PYMC_SECTIONS = ("seed", "task", "priors", "sampler", "coverage_levels")
 
 
 # ---------------------------------------------------------------------------
@@ -183,15 +180,29 @@ def simulate_config(wildcards):
     return config_subset(SIMULATE_SECTIONS)
 
 
-def fit_config(wildcards):
-    """Config sections a fit of ``wildcards.method`` depends on."""
-    return config_subset(FIT_SECTIONS[wildcards.method])
+def mle_config(wildcards):
+    """Config sections a maximum-likelihood fit depends on."""
+    return config_subset(MLE_SECTIONS)
 
 
-def fit_mem_mb(wildcards, attempt):
-    """Memory of one fit job; grows if a job is retried (``--retries``)."""
-    base = 1000 if wildcards.method == "mle" else 3000
-    return base * attempt
+def pymc_config(wildcards):
+    """Config sections a PyMC fit depends on."""
+    return config_subset(PYMC_SECTIONS)
+
+
+def pymc_methods():
+    """Configured PyMC methods, fitted together by one job per cell.
+
+    One process per cell imports PyMC once and compiles each model once for all
+    replicates, which is most of the cost of a small cell.
+    """
+    return [m for m in METHODS if m in config["methods"] and m != "mle"]
+
+
+def pymc_fit_outputs():
+    return [
+        f"results/fits/{m}/alpha~{{alpha}}/beta~{{beta}}.tsv" for m in pymc_methods()
+    ]
 
 
 def all_fit_files(wildcards):

@@ -1,0 +1,269 @@
+"""Speed of rlrecover's fits against the reference notebook's way and the floor.
+
+Run ``python benchmarks/speed.py`` (about 10 minutes on 2 cores; ``--quick`` for a
+shorter run with fewer iterations of the slow notebook way). Everything runs on
+one core, on the same data and sampler settings, and prints seconds and ratios:
+
+1. Bayesian fits, 4 chains x (1,000 tune + 1,000 draws), 150 trials:
+   * the notebook's way: a fresh PyMC model with the ``pytensor.scan`` likelihood
+     and ``pm.sample`` per dataset (compilation included, as the notebook pays it);
+   * rlrecover's way: one process fits a cell of 20 replicates (PyMC import, model
+     build and compile included, amortized over the 20), nutpie on the numba Ops;
+   * the floor: gradient evaluations NUTS needed for those fits times the cost of
+     one evaluation of the hand-written numba log-likelihood and gradient.
+2. MLE: the notebook's ``llik_td`` loop with BFGS from the truth against
+   ``rlrecover.mle.fit_mle`` (one start and the default five), same optimum.
+3. Scaling: seconds per fit at 100, 300 and 1,000 trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+SEED = sum(map(ord, "RL_PyMC"))
+SAMPLER = {"chains": 4, "tune": 1000, "draws": 1000, "target_accept": 0.8}
+
+
+def cell_datasets(n_trials: int, n: int, seed: int = 1):
+    from rlrecover.model import simulate
+
+    data = [simulate(0.5, 5.0, n_trials, rng=np.random.default_rng(SEED))]
+    rng = np.random.default_rng(seed)
+    while len(data) < n:
+        data.append(simulate(0.5, 5.0, n_trials, rng=rng))
+    return data
+
+
+# ----------------------------------------------------------------------------- workers
+def worker_rlrecover(kind: str, n_trials: int, n: int) -> dict:
+    """Runs in a fresh process: import, build, compile once, fit n datasets."""
+    t0 = time.perf_counter()
+    from rlrecover.bayes import sample_posteriors
+    from rlrecover.config import SamplerSettings
+
+    t_import = time.perf_counter() - t0
+    data = cell_datasets(n_trials, n)
+    fits = list(
+        sample_posteriors(
+            kind,
+            [(i, a, r, i) for i, (a, r) in enumerate(data)],
+            SamplerSettings(backend="nutpie", **SAMPLER),
+        )
+    )
+    total = time.perf_counter() - t0
+    errors = [f.error for f in fits if f.error]
+    return {
+        "import": t_import,
+        "compile": fits[0].compile_seconds,
+        "sampling": [f.seconds for f in fits],
+        "total": total,
+        "errors": errors,
+        "alpha_mean": float(np.mean(fits[0].draws["alpha"])) if not errors else None,
+    }
+
+
+def worker_notebook(kind: str) -> dict:
+    """Runs in a fresh process: the notebook's scan model and pm.sample, one dataset."""
+    t0 = time.perf_counter()
+    import pymc as pm
+
+    from rlrecover.bayes import build_model
+
+    t_import = time.perf_counter() - t0
+    actions, rewards = cell_datasets(150, 1)[0]
+    t1 = time.perf_counter()
+    model = build_model(kind, actions, rewards, likelihood="scan")
+    with model:
+        idata = pm.sample(
+            **SAMPLER,
+            cores=1,
+            random_seed=1,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+    return {
+        "import": t_import,
+        "fit": time.perf_counter() - t1,
+        "alpha_mean": float(idata.posterior["alpha"].mean()),
+    }
+
+
+def run_worker(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- floor
+def floor_seconds_per_eval(n_trials: int) -> float:
+    """Seconds of one hand-written numba log-likelihood-and-gradient evaluation."""
+    import numba
+
+    from rlrecover.model import _loglik_grad_kernel
+
+    actions, rewards = cell_datasets(n_trials, 1)[0]
+    rewards = rewards.astype(np.float64)
+
+    @numba.njit
+    def loop(k, actions, rewards):
+        g = np.empty(2)
+        s = 0.0
+        for i in range(k):
+            s += _loglik_grad_kernel(0.4 + 1e-9 * i, 5.0, actions, rewards, 0.5, g)
+        return s
+
+    loop(10, actions, rewards)
+    best = np.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        loop(20000, actions, rewards)
+        best = min(best, (time.perf_counter() - t) / 20000)
+    return best
+
+
+def gradient_evals(kind: str) -> int:
+    """Gradient evaluations of one nutpie fit of the notebook's dataset (warm-up too)."""
+    import nutpie
+
+    from rlrecover.bayes import build_model
+    from rlrecover.nutpie_compile import compile_pymc_model_cached
+
+    actions, rewards = cell_datasets(150, 1)[0]
+    compiled = compile_pymc_model_cached(build_model(kind, actions, rewards))
+    raw = nutpie.sample(
+        compiled, cores=1, seed=0, progress_bar=False, return_raw_trace=True, **SAMPLER
+    )
+    _, stats = raw.get_arrow_trace()
+    return int(sum(np.asarray(st.column("n_steps")).sum() for st in stats))
+
+
+# ----------------------------------------------------------------------------- MLE
+def notebook_llik_td(x, *args):
+    """The notebook's negative log-likelihood loop (reference for timing)."""
+    import scipy.special
+
+    alpha, beta = x
+    actions, rewards = args
+    q = np.array([0.5, 0.5])
+    logp_actions = np.zeros(len(actions))
+    for t, (a, r) in enumerate(zip(actions, rewards, strict=True)):
+        q_ = q * beta
+        logp_action = q_ - scipy.special.logsumexp(q_)
+        logp_actions[t] = logp_action[a]
+        q[a] = q[a] + alpha * (r - q[a])
+    return -np.sum(logp_actions[1:])
+
+
+def mle_comparison(repeats: int) -> None:
+    import scipy.optimize
+
+    from rlrecover.mle import fit_mle
+
+    actions, rewards = cell_datasets(150, 1)[0]
+    t = time.perf_counter()
+    for _ in range(repeats):
+        ref = scipy.optimize.minimize(
+            notebook_llik_td, [0.5, 5.0], args=(actions, rewards), method="BFGS"
+        )
+    t_ref = (time.perf_counter() - t) / repeats
+    fit_mle(actions, rewards, n_starts=1, rng=np.random.default_rng(0))  # JIT load
+    rows = []
+    for n_starts in (1, 5):
+        k = 50
+        t = time.perf_counter()
+        for i in range(k):
+            res = fit_mle(actions, rewards, n_starts=n_starts, rng=np.random.default_rng(i))
+        rows.append((n_starts, (time.perf_counter() - t) / k, res))
+    print("\n== MLE, notebook dataset (150 trials), seconds per fit ==")
+    print(f"notebook llik_td + BFGS from the truth: {t_ref:.4f} s  nll {ref.fun:.10f}")
+    for n_starts, sec, res in rows:
+        print(
+            f"rlrecover fit_mle, {n_starts} start(s):      {sec:.5f} s  nll {res.nll:.10f}  "
+            f"|d nll| {abs(res.nll - ref.fun):.1e}  speed-up x{t_ref / sec:.0f}"
+        )
+
+
+# ----------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the notebook's sampling")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        what, kind, *rest = args.worker
+        if what == "rlrecover":
+            result = worker_rlrecover(kind, int(rest[0]), int(rest[1]))
+        else:
+            result = worker_notebook(kind)
+        print(json.dumps(result))
+        return
+
+    n_cell = 20
+    per_eval = floor_seconds_per_eval(150)
+    print(f"floor: one numba log-likelihood + gradient, 150 trials: {per_eval * 1e6:.2f} us")
+    print(f"\n== Bayesian fits, 150 trials, {SAMPLER}, one core ==")
+    for kind in ("potential", "bernoulli"):
+        ours = run_worker("rlrecover", kind, "150", str(n_cell))
+        evals = gradient_evals(kind)
+        floor = evals * per_eval
+        sampling = float(np.mean(ours["sampling"][1:]))
+        amortized = ours["total"] / n_cell
+        print(f"\n-- pm.{'Potential' if kind == 'potential' else 'Bernoulli'} model --")
+        print(
+            f"rlrecover: import {ours['import']:.1f} s, build+compile {ours['compile']:.1f} s, "
+            f"sampling {sampling:.3f} s per dataset (mean of {n_cell - 1} after the first)"
+        )
+        print(f"rlrecover amortized over a cell of {n_cell}, all included: {amortized:.3f} s")
+        print(
+            f"floor: {evals} gradient evaluations x {per_eval * 1e6:.2f} us = {floor:.3f} s; "
+            f"rlrecover compiled / floor = {sampling / floor:.2f}"
+        )
+        if not args.quick:
+            nb = run_worker("notebook", kind)
+            print(
+                f"notebook (scan + pm.sample, fresh model): {nb['fit']:.1f} s per dataset "
+                f"(+ {nb['import']:.1f} s import); ratio notebook / rlrecover amortized = "
+                f"x{(nb['fit'] + nb['import'] / n_cell) / amortized:.0f}; "
+                f"compiled sampling only x{nb['fit'] / sampling:.0f}"
+            )
+            print(
+                f"posterior mean of alpha, notebook data: notebook {nb['alpha_mean']:.3f}, "
+                f"rlrecover {ours['alpha_mean']:.3f}"
+            )
+
+    mle_comparison(repeats=5 if args.quick else 20)
+
+    print("\n== Scaling: seconds per fit (compiled), 5 datasets each ==")
+    from rlrecover.mle import fit_mle
+
+    for n_trials in (100, 300, 1000):
+        cells = cell_datasets(n_trials, 5)
+        t = time.perf_counter()
+        for i, (a, r) in enumerate(cells):
+            fit_mle(a, r, rng=np.random.default_rng(i))
+        mle = (time.perf_counter() - t) / len(cells)
+        line = f"n_trials {n_trials:5d}: mle {mle:.4f} s"
+        for kind in ("potential", "bernoulli"):
+            res = run_worker("rlrecover", kind, str(n_trials), "6")
+            line += f", pymc_{kind} {np.mean(res['sampling'][1:]):.3f} s"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
