@@ -1,0 +1,80 @@
+"""Shared fixtures: the reference notebook's dataset and the compiled scan reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from rlrecover.model import simulate
+from rlrecover.pytensor_ops import scan_loglik, scan_right_probs
+
+#: The reference notebook's seed, ``sum(map(ord, "RL_PyMC"))``.
+NOTEBOOK_SEED = sum(map(ord, "RL_PyMC"))
+NOTEBOOK_ALPHA = 0.5
+NOTEBOOK_BETA = 5.0
+NOTEBOOK_N = 150
+
+
+def notebook_dataset() -> tuple[np.ndarray, np.ndarray]:
+    """The notebook's 150-trial dataset (alpha 0.5, beta 5, p_r (0.4, 0.6), Q0 0.5)."""
+    return simulate(
+        NOTEBOOK_ALPHA,
+        NOTEBOOK_BETA,
+        NOTEBOOK_N,
+        (0.4, 0.6),
+        0.5,
+        rng=np.random.default_rng(NOTEBOOK_SEED),
+    )
+
+
+@pytest.fixture(scope="session")
+def notebook_data() -> tuple[np.ndarray, np.ndarray]:
+    """``(actions, rewards)`` of the reference notebook (read-only: do not mutate)."""
+    actions, rewards = notebook_dataset()
+    actions.setflags(write=False)
+    rewards.setflags(write=False)
+    return actions, rewards
+
+
+class ScanReference:
+    """The notebook's ``pytensor.scan`` graph, compiled once, with ``q_init`` symbolic.
+
+    ``loglik_grad(alpha, beta, actions, rewards, q_init)`` returns the scan
+    log-likelihood and ``pytensor.grad`` of it; ``right_probs_jac(...)`` returns the
+    scan right-arm probabilities and ``pytensor.gradient.jacobian`` of them, stacked
+    as an ``(n - 1, 2)`` array like :func:`rlrecover.model.right_probs_jac`.
+
+    The Jacobian is a scan over the rows of the backward pass through the trial scan,
+    so it costs O(n^2): keep ``n`` to a few hundred trials there.
+    """
+
+    def __init__(self) -> None:
+        alpha = pt.dscalar("alpha")
+        beta = pt.dscalar("beta")
+        actions = pt.lvector("actions")
+        rewards = pt.lvector("rewards")
+        q_init = pt.dscalar("q_init")
+        inputs = [alpha, beta, actions, rewards, q_init]
+
+        ll = scan_loglik(alpha, beta, actions, rewards, q_init)
+        self._ll = pytensor.function(inputs, [ll, *pytensor.grad(ll, [alpha, beta])])
+
+        p = scan_right_probs(alpha, beta, actions, rewards, q_init)
+        jac = pytensor.gradient.jacobian(p, [alpha, beta])
+        self._p = pytensor.function(inputs, [p, *jac])
+
+    def loglik_grad(self, alpha, beta, actions, rewards, q_init=0.5):
+        ll, g_a, g_b = self._ll(alpha, beta, actions, rewards, q_init)
+        return float(ll), np.array([g_a, g_b], dtype=np.float64)
+
+    def right_probs_jac(self, alpha, beta, actions, rewards, q_init=0.5):
+        p, j_a, j_b = self._p(alpha, beta, actions, rewards, q_init)
+        return np.asarray(p), np.column_stack([j_a, j_b])
+
+
+@pytest.fixture(scope="session")
+def scan_reference() -> ScanReference:
+    """The compiled scan reference (C backend; compiles once per test session)."""
+    return ScanReference()

@@ -1,0 +1,184 @@
+"""Tests of rlrecover.pytensor_ops: the numba-kernel Ops in both PyTensor backends."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from rlrecover.model import loglik_grad, right_probs_jac, simulate
+from rlrecover.pytensor_ops import LogLikOp, RightProbsOp, loglik_op, right_probs_op
+
+Q_INITS = (0.5, 0.2)
+# Values and derivatives are produced by the very same numba kernels, so against them
+# the Ops must agree to rounding (measured: bit-identical or a few eps); against the
+# scan graph the difference is operation order only (measured <= 4e-14 relative).
+RTOL = 1e-10
+ATOL = 1e-10
+
+POINTS = [
+    (alpha, beta)
+    for alpha, beta in itertools.product((0.0, 1e-6, 0.5, 1 - 1e-6, 1.0), (1e-3, 1.0, 5.0, 50.0))
+]
+
+
+def _datasets(notebook_data):
+    rng = np.random.default_rng(20240601)
+    return {
+        "notebook": notebook_data,
+        "random_1000": (rng.integers(0, 2, 1000), rng.integers(0, 2, 1000)),
+        "simulated_300": simulate(0.2, 8.0, 300, rng=rng),
+        "simulated_20": simulate(0.7, 3.0, 20, rng=rng),
+        "two_trials": (np.array([1, 0]), np.array([1, 1])),
+    }
+
+
+class CompiledOps:
+    """One compiled function per backend returning, for each q_init in Q_INITS:
+    loglik, its gradient, right probs, their Jacobian, and the Bernoulli-style logp
+    of actions[1:] under the right probs together with its gradient."""
+
+    def __init__(self, mode: str) -> None:
+        alpha = pt.dscalar("alpha")
+        beta = pt.dscalar("beta")
+        actions = pt.lvector("actions")
+        rewards = pt.lvector("rewards")
+        outputs = []
+        for q_init in Q_INITS:
+            ll = loglik_op(alpha, beta, actions, rewards, q_init)
+            p = right_probs_op(alpha, beta, actions, rewards, q_init)
+            obs = actions[1:]
+            bern = pt.sum(pt.switch(pt.eq(obs, 1), pt.log(p), pt.log1p(-p)))
+            outputs += [
+                ll,
+                pt.stack(pytensor.grad(ll, [alpha, beta])),
+                p,
+                # Jacobian columns as forward-mode products (PyTensor builds them from two
+                # reverse passes through the Op's L_op): no scan, cheap to compile.
+                pt.stack(
+                    [
+                        pytensor.gradient.Rop(p, alpha, pt.constant(1.0)),
+                        pytensor.gradient.Rop(p, beta, pt.constant(1.0)),
+                    ],
+                    axis=1,
+                ),
+                bern,
+                pt.stack(pytensor.grad(bern, [alpha, beta])),
+            ]
+        self.fn = pytensor.function([alpha, beta, actions, rewards], outputs, mode=mode)
+        # loglik and its gradient alone: the kernel must run once for both.
+        g = pytensor.grad(loglik_op(alpha, beta, actions, rewards), [alpha, beta])
+        self.logp_dlogp = pytensor.function(
+            [alpha, beta, actions, rewards],
+            [loglik_op(alpha, beta, actions, rewards), *g],
+            mode=mode,
+        )
+
+    def __call__(self, alpha, beta, actions, rewards):
+        out = self.fn(alpha, beta, actions, rewards)
+        keys = ("ll", "grad", "p", "jac", "bern", "bern_grad")
+        return {
+            q: dict(zip(keys, out[6 * i : 6 * i + 6], strict=True)) for i, q in enumerate(Q_INITS)
+        }
+
+
+# The compiled function also evaluates the Bernoulli-form logp at beta = 50, where p
+# rounds to exactly 0 or 1: its gradient is then inf * 0 = nan inside the C backend's
+# dot (numpy warns). Those outputs are only asserted at beta <= 5.
+NAN_DOT = pytest.mark.filterwarnings("ignore:invalid value encountered in dot:RuntimeWarning")
+
+
+@pytest.fixture(scope="module", params=["FAST_RUN", "NUMBA"])
+def compiled(request):
+    return CompiledOps(request.param)
+
+
+@NAN_DOT
+def test_ops_match_kernels(compiled, notebook_data):
+    for name, (actions, rewards) in _datasets(notebook_data).items():
+        for alpha, beta in POINTS:
+            res = compiled(alpha, beta, actions, rewards)
+            for q_init in Q_INITS:
+                where = f"{name} alpha={alpha} beta={beta} q_init={q_init}"
+                ll, grad = loglik_grad(alpha, beta, actions, rewards, q_init)
+                p, jac = right_probs_jac(alpha, beta, actions, rewards, q_init)
+                r = res[q_init]
+                assert np.ndim(r["ll"]) == 0
+                np.testing.assert_allclose(r["ll"], ll, rtol=RTOL, atol=ATOL, err_msg=where)
+                np.testing.assert_allclose(r["grad"], grad, rtol=RTOL, atol=ATOL, err_msg=where)
+                assert r["p"].shape == (len(actions) - 1,)
+                np.testing.assert_allclose(r["p"], p, rtol=RTOL, atol=ATOL, err_msg=where)
+                np.testing.assert_allclose(r["jac"], jac, rtol=RTOL, atol=ATOL, err_msg=where)
+
+
+@NAN_DOT
+def test_ops_match_scan(compiled, scan_reference, notebook_data):
+    for name, (actions, rewards) in _datasets(notebook_data).items():
+        for alpha, beta in POINTS[::3]:
+            res = compiled(alpha, beta, actions, rewards)
+            for q_init in Q_INITS:
+                where = f"{name} alpha={alpha} beta={beta} q_init={q_init}"
+                r = res[q_init]
+                ll_s, grad_s = scan_reference.loglik_grad(alpha, beta, actions, rewards, q_init)
+                np.testing.assert_allclose(r["ll"], ll_s, rtol=RTOL, atol=ATOL, err_msg=where)
+                np.testing.assert_allclose(r["grad"], grad_s, rtol=RTOL, atol=ATOL, err_msg=where)
+                if len(actions) <= 20:  # the scan Jacobian is O(n^2); see test_model
+                    p_s, jac_s = scan_reference.right_probs_jac(
+                        alpha, beta, actions, rewards, q_init
+                    )
+                    np.testing.assert_allclose(r["p"], p_s, rtol=RTOL, atol=ATOL, err_msg=where)
+                    np.testing.assert_allclose(
+                        r["jac"], jac_s, rtol=RTOL, atol=ATOL, err_msg=where
+                    )
+
+
+@NAN_DOT
+def test_bernoulli_logp_equals_loglik(compiled, notebook_data):
+    # log p and log1p(-p) of a probability p lose ~eps/min(p, 1-p) absolute each. For
+    # beta <= 5 and |Q1 - Q0| <= 1, min(p, 1-p) >= sigmoid(-5) = 6.7e-3, so the sum of
+    # n-1 <= 999 terms differs from the kernel's log-sigmoid by < 999 * 3.3e-14 = 3.3e-11.
+    # (At beta = 50 the Bernoulli form is genuinely less accurate, so it is not a
+    # reference there.) Gradients: the VJP g @ jac with g = obs/p - (1-obs)/(1-p) has
+    # the same relative conditioning, amplified by |jac| <= beta * n.
+    for name, (actions, rewards) in _datasets(notebook_data).items():
+        for alpha, beta in itertools.product((0.0, 0.3, 1.0), (1e-3, 1.0, 5.0)):
+            res = compiled(alpha, beta, actions, rewards)
+            for q_init in Q_INITS:
+                where = f"{name} alpha={alpha} beta={beta} q_init={q_init}"
+                r = res[q_init]
+                np.testing.assert_allclose(r["bern"], r["ll"], rtol=0, atol=1e-10, err_msg=where)
+                np.testing.assert_allclose(
+                    r["bern_grad"], r["grad"], rtol=1e-10, atol=1e-10, err_msg=where
+                )
+
+
+def test_logp_and_gradient_run_the_kernel_once(compiled, notebook_data):
+    nodes = compiled.logp_dlogp.maker.fgraph.apply_nodes
+    assert sum(isinstance(node.op, LogLikOp) for node in nodes) == 1
+    actions, rewards = notebook_data
+    ll, g_a, g_b = compiled.logp_dlogp(0.5, 5.0, actions, rewards)
+    ll_k, grad_k = loglik_grad(0.5, 5.0, actions, rewards)
+    np.testing.assert_allclose([ll, g_a, g_b], [ll_k, *grad_k], rtol=RTOL, atol=ATOL)
+
+
+def test_op_props_and_input_checks():
+    assert LogLikOp(0.5) == LogLikOp(0.5) and hash(LogLikOp(0.5)) == hash(LogLikOp(0.5))
+    assert LogLikOp(0.5) != LogLikOp(0.2)
+    assert RightProbsOp(0.2) == RightProbsOp(0.2)
+    with pytest.raises(TypeError, match="integer"):
+        loglik_op(0.5, 5.0, np.zeros(5), np.zeros(5))
+    with pytest.raises(TypeError, match="vectors"):
+        right_probs_op(0.5, 5.0, np.zeros((2, 2), dtype=int), np.zeros((2, 2)))
+
+
+def test_op_infer_shape(notebook_data):
+    actions = pt.lvector("actions")
+    rewards = pt.dvector("rewards")
+    p = right_probs_op(0.5, 5.0, actions, rewards)
+    n = pytensor.function([actions, rewards], p.shape[0], on_unused_input="ignore")
+    # shape inference must not need to run the kernel: the Op node is rewritten away
+    assert not any(isinstance(node.op, RightProbsOp) for node in n.maker.fgraph.apply_nodes)
+    assert n(np.asarray(notebook_data[0]), np.asarray(notebook_data[1], float)) == 149
