@@ -11,11 +11,35 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
-import pymc as pm
 
 from rlrecover.config import Priors, SamplerSettings
+from rlrecover.model import check_data
 from rlrecover.pytensor_ops import loglik_op, right_probs_op, scan_loglik, scan_right_probs
+
+
+def _import_pymc():
+    # ArviZ (imported by PyMC) compiles a numba ufunc with @vectorize at import time,
+    # about 1.3 s in every process that imports PyMC. Letting numba cache it on disk
+    # makes every fitting job after the first start that much sooner; the function and
+    # its results are unchanged.
+    original = numba.vectorize
+
+    def cached_vectorize(*args, **kwargs):
+        kwargs.setdefault("cache", True)
+        return original(*args, **kwargs)
+
+    numba.vectorize = cached_vectorize
+    try:
+        import pymc
+    finally:
+        numba.vectorize = original
+    return pymc
+
+
+pm = _import_pymc()
+
 
 __all__ = ["KINDS", "PosteriorFit", "build_model", "sample_posteriors"]
 
@@ -240,6 +264,7 @@ def sample_posteriors(
             compile_seconds = time.perf_counter() - t0
         start = time.perf_counter()
         try:
+            check_data(actions, rewards)
             if actions.shape[0] != n_trials:
                 raise ValueError(
                     f"all datasets of one call need the same n_trials: {n_trials} "

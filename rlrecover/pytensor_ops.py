@@ -44,7 +44,6 @@ _KERNEL_SALT = int(
         (
             inspect.getsource(_model._loglik_grad_kernel)
             + inspect.getsource(_model._right_probs_jac_kernel)
-            + inspect.getsource(_model._log_sigmoid)
             + inspect.getsource(_model._sigmoid)
         ).encode()
     ).hexdigest()[:12],

@@ -142,8 +142,7 @@ def test_report_has_every_section(run):
 @pytest.mark.slow
 def test_fit_logs_have_one_line_per_dataset(run):
     for method in METHODS:
-        job = "mle" if method == "mle" else "pymc"
-        log = (run / f"results/logs/fit/{job}/alpha~0.4/beta~8.log").read_text()
+        log = (run / "results/logs/fit/alpha~0.4/beta~8.log").read_text()
         for rep in range(TINY["replicates"]):
             assert re.search(rf"{method} alpha~0.4/beta~8 replicate {rep}: [0-9.]+ s, ok", log)
 
@@ -159,6 +158,5 @@ def test_adding_a_grid_value_runs_only_the_new_work(run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, flags=re.M))
     assert counts.get("simulate") == "1", proc.stdout + proc.stderr
-    # One maximum-likelihood job and one PyMC job (both models) for the new cell only.
-    assert counts.get("fit_mle") == "1", proc.stdout + proc.stderr
-    assert counts.get("fit_pymc") == "1", proc.stdout + proc.stderr
+    # One fit job (every method) for the new cell only.
+    assert counts.get("fit") == "1", proc.stdout + proc.stderr

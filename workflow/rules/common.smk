@@ -38,8 +38,7 @@ PLOTS = {
 # params), so editing an unrelated section, or adding a grid value, does not make
 # Snakemake rerun it.
 SIMULATE_SECTIONS = ("seed", "task", "replicates")
-MLE_SECTIONS = ("seed", "task", "mle", "coverage_levels")
-PYMC_SECTIONS = ("seed", "task", "priors", "sampler", "coverage_levels")
+FIT_SECTIONS = ("seed", "task", "mle", "priors", "sampler", "coverage_levels")
 
 
 # ---------------------------------------------------------------------------
@@ -180,29 +179,23 @@ def simulate_config(wildcards):
     return config_subset(SIMULATE_SECTIONS)
 
 
-def mle_config(wildcards):
-    """Config sections a maximum-likelihood fit depends on."""
-    return config_subset(MLE_SECTIONS)
+def fit_config(wildcards):
+    """Config sections a fit depends on."""
+    return config_subset(FIT_SECTIONS)
 
 
-def pymc_config(wildcards):
-    """Config sections a PyMC fit depends on."""
-    return config_subset(PYMC_SECTIONS)
+def fit_methods():
+    """Configured methods in canonical order: one job fits them all for one cell.
 
-
-def pymc_methods():
-    """Configured PyMC methods, fitted together by one job per cell.
-
-    One process per cell imports PyMC once and compiles each model once for all
-    replicates, which is most of the cost of a small cell.
+    Starting Python and importing PyMC costs ~5 s, more than a cell's maximum
+    likelihood fits, so one process per cell imports once, compiles each PyMC model
+    once and fits every replicate with every method.
     """
-    return [m for m in METHODS if m in config["methods"] and m != "mle"]
+    return [m for m in METHODS if m in config["methods"]]
 
 
-def pymc_fit_outputs():
-    return [
-        f"results/fits/{m}/alpha~{{alpha}}/beta~{{beta}}.tsv" for m in pymc_methods()
-    ]
+def fit_outputs():
+    return [f"results/fits/{m}/alpha~{{alpha}}/beta~{{beta}}.tsv" for m in fit_methods()]
 
 
 def all_fit_files(wildcards):
