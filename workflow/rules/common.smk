@@ -195,7 +195,9 @@ def fit_methods():
 
 
 def fit_outputs():
-    return [f"results/fits/{m}/alpha~{{alpha}}/beta~{{beta}}.tsv" for m in fit_methods()]
+    return [
+        f"results/fits/{m}/alpha~{{alpha}}/beta~{{beta}}.tsv" for m in fit_methods()
+    ]
 
 
 def all_fit_files(wildcards):
