@@ -7,6 +7,7 @@ serves every dataset of a job: nutpie swaps the data with ``with_data`` and
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -214,6 +215,27 @@ def _pymc_sampler(
     return run
 
 
+# Compiled nutpie models are immutable (``with_data`` returns a copy), so one per
+# model specification serves every later call in the process, from any thread.
+_NUTPIE_RUNNERS: dict[tuple, Callable] = {}
+_COMPILE_LOCK = threading.Lock()
+
+
+def _runner(kind, actions, rewards, settings, priors, q_init, likelihood):
+    make = {"nutpie": _nutpie_sampler, "pymc": _pymc_sampler}.get(settings.backend)
+    if make is None:
+        raise ValueError(f"sampler backend must be 'nutpie' or 'pymc', got {settings.backend!r}")
+    if settings.backend == "pymc":
+        # pm.set_data mutates the model: a fresh one per call.
+        return make(build_model(kind, actions, rewards, priors, q_init, likelihood), settings)
+    key = (kind, actions.shape[0], settings, priors, float(q_init), likelihood)
+    with _COMPILE_LOCK:  # PyTensor's compilation is not thread-safe
+        if key not in _NUTPIE_RUNNERS:
+            model = build_model(kind, actions, rewards, priors, q_init, likelihood)
+            _NUTPIE_RUNNERS[key] = make(model, settings)
+        return _NUTPIE_RUNNERS[key]
+
+
 def sample_posteriors(
     kind: str,
     datasets: Iterable[tuple[object, np.ndarray, np.ndarray, int]],
@@ -239,6 +261,12 @@ def sample_posteriors(
     likelihood : {"op", "scan"}
         Likelihood implementation (see :func:`build_model`).
 
+    Notes
+    -----
+    With the nutpie backend the compiled model is kept for the life of the process
+    and reused by later calls with the same kind, number of trials, settings and
+    priors (thread-safe), so a process that fits many cells compiles each model once.
+
     Yields
     ------
     PosteriorFit
@@ -253,13 +281,7 @@ def sample_posteriors(
         compile_seconds = 0.0
         if runner is None:
             t0 = time.perf_counter()
-            model = build_model(kind, actions, rewards, priors, q_init, likelihood)
-            make = {"nutpie": _nutpie_sampler, "pymc": _pymc_sampler}.get(settings.backend)
-            if make is None:
-                raise ValueError(
-                    f"sampler backend must be 'nutpie' or 'pymc', got {settings.backend!r}"
-                )
-            runner = make(model, settings)
+            runner = _runner(kind, actions, rewards, settings, priors, q_init, likelihood)
             n_trials = actions.shape[0]
             compile_seconds = time.perf_counter() - t0
         start = time.perf_counter()

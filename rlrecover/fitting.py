@@ -80,7 +80,10 @@ def _bayes_rows(method, data, alpha_true, beta_true, settings, log):
     )
     for fit in fits:
         if fit.compile_seconds:
-            log(f"{method}: model built and compiled in {fit.compile_seconds:.2f} s")
+            log(
+                f"{method}: model ready in {fit.compile_seconds:.2f} s "
+                "(built and compiled once per process)"
+            )
         row = empty_row(levels, method, alpha_true, beta_true, fit.key, n_trials[fit.key])
         if fit.error:
             row.update(status="failed", error=fit.error)

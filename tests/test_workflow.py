@@ -46,6 +46,7 @@ def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("pipeline")
     shutil.copy(ROOT / "Snakefile", workdir / "Snakefile")
     shutil.copytree(ROOT / "workflow", workdir / "workflow")
+    shutil.copytree(ROOT / "profiles", workdir / "profiles")  # fit jobs as threads
     (workdir / "config.yaml").write_text(yaml.safe_dump(TINY))
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]

@@ -203,3 +203,53 @@ def fit_outputs():
 def all_fit_files(wildcards):
     """Fit tables of every configured method and cell."""
     return fit_files()
+
+
+# ---------------------------------------------------------------------------
+# The fit job
+# ---------------------------------------------------------------------------
+
+
+def fit_job(data_path, outputs, methods, fit_cfg, wildcards, log_path):
+    """Fit one cell with every configured method; one table per method.
+
+    Runs inside the Snakemake process when jobs run as threads (the workflow profile
+    sets ``force-use-threads``): PyMC is then imported once per run and each model
+    compiled once, and nutpie samples outside the GIL, so jobs still run in parallel.
+    On a cluster each job is its own process and pays the import and compile itself.
+    """
+    import pandas as pd
+    from threadpoolctl import threadpool_limits
+
+    from rlrecover import fitting
+    from rlrecover.config import Settings
+    from rlrecover.summary import summary_columns
+
+    threadpool_limits(limits=1)  # one core per job; BLAS work here is tiny anyway
+    settings = Settings.from_config(fit_cfg)
+    alpha = float(wildcards.alpha)
+    beta = float(wildcards.beta)
+    columns = summary_columns(settings.coverage_levels)
+    with open(log_path, "w", encoding="utf-8") as stream:
+
+        def log(line):
+            stream.write(f"{line.rstrip()}\n")
+            stream.flush()
+
+        try:
+            data = pd.read_csv(data_path, sep="\t")
+            for method, path in zip(methods, outputs, strict=True):
+                n = data["replicate"].nunique()
+                log(f"fitting {n} datasets of alpha={alpha}, beta={beta} with {method}")
+                result = fitting.fit_cell(method, data, alpha, beta, settings, log)
+                if list(result.columns) != columns:
+                    raise ValueError(
+                        f"fit_cell returned columns {list(result.columns)}"
+                    )
+                result.to_csv(path, sep="\t", index=False)
+                log(f"wrote {len(result)} rows to {path}")
+        except Exception:
+            import traceback
+
+            log(traceback.format_exc())
+            raise

@@ -1,8 +1,9 @@
 rule fit:
     """Fit every replicate of one cell with every configured method.
 
-    One process per cell: Python and PyMC are imported once, each PyMC model is compiled
-    once, and only the data change between replicates. One table per method.
+    One job per cell; each PyMC model is compiled once for all replicates (once per
+    Snakemake run when jobs run as threads, see profiles/default), and only
+    the data change between replicates. One table per method.
     """
     input:
         data="results/data/alpha~{alpha}/beta~{beta}.tsv",
@@ -20,5 +21,5 @@ rule fit:
     params:
         config=fit_config,
         methods=fit_methods(),
-    script:
-        "../scripts/fit.py"
+    run:
+        fit_job(input.data, output, params.methods, params.config, wildcards, log[0])
