@@ -458,7 +458,7 @@ def diagnostics(
             if bad:
                 why.append("non-finite estimate (" + ", ".join(bad) + ")")
         if np.isfinite(rhat[i]) and rhat[i] > rhat_max:
-            why.append(f"R-hat {rhat[i]:.3g} > {rhat_max:g}")
+            why.append(f"R-hat {rhat[i]:.4f} > {rhat_max:g}")
         if np.isfinite(ess[i]) and ess[i] < ess_min:
             why.append(f"bulk ESS {ess[i]:.0f} < {ess_min:g}")
         if np.isfinite(div[i]) and div[i] > 0:
