@@ -62,15 +62,8 @@ def _data_inputs(actions, rewards):
     return actions, rewards
 
 
-class LogLikOp(Op):
-    """Log-likelihood of trials 2..n and its gradient w.r.t. (alpha, beta), one pass.
-
-    Inputs: ``alpha``, ``beta`` (float64 scalars), ``actions`` (int64 vector),
-    ``rewards`` (float64 vector). Outputs: the log-likelihood (scalar) and its
-    gradient (vector of 2). Only the first output is differentiable; the gradient
-    output is what :meth:`grad` reuses, so a compiled logp-and-gradient function
-    runs the kernel once.
-    """
+class _DataOp(Op):
+    """Shared part of the two Ops: props and inputs (alpha, beta, actions, rewards)."""
 
     __props__ = ("q_init",)
 
@@ -78,15 +71,31 @@ class LogLikOp(Op):
         self.q_init = float(q_init)
         super().__init__()
 
+    def _output_types(self):
+        raise NotImplementedError
+
     def make_node(self, alpha, beta, actions, rewards):
         alpha = pt.as_tensor_variable(alpha).astype("float64")
         beta = pt.as_tensor_variable(beta).astype("float64")
         actions, rewards = _data_inputs(actions, rewards)
-        return Apply(
-            self,
-            [alpha, beta, actions, rewards],
-            [pt.dscalar(), pt.dvector()],
-        )
+        return Apply(self, [alpha, beta, actions, rewards], self._output_types())
+
+    def connection_pattern(self, node):
+        return [[True, True], [True, True], [False, False], [False, False]]
+
+
+class LogLikOp(_DataOp):
+    """Log-likelihood of trials 2..n and its gradient w.r.t. (alpha, beta), one pass.
+
+    Inputs: ``alpha``, ``beta`` (float64 scalars), ``actions`` (integer vector),
+    ``rewards`` (vector). Outputs: the log-likelihood (scalar) and its gradient
+    (vector of 2). Only the first output is differentiable; the gradient output is
+    what :meth:`L_op` reuses, so a compiled logp-and-gradient function runs the
+    kernel once.
+    """
+
+    def _output_types(self):
+        return [pt.dscalar(), pt.dvector()]
 
     def perform(self, node, inputs, output_storage):
         alpha, beta, actions, rewards = inputs
@@ -111,11 +120,8 @@ class LogLikOp(Op):
             disconnected_type(),
         ]
 
-    def connection_pattern(self, node):
-        return [[True, True], [True, True], [False, False], [False, False]]
 
-
-class RightProbsOp(Op):
+class RightProbsOp(_DataOp):
     """Right-arm probabilities on trials 2..n and their Jacobian, one pass.
 
     Inputs as :class:`LogLikOp`. Outputs: ``p`` (vector of n-1) and ``jac``
@@ -123,21 +129,8 @@ class RightProbsOp(Op):
     product of ``p`` is ``g @ jac``.
     """
 
-    __props__ = ("q_init",)
-
-    def __init__(self, q_init: float = 0.5):
-        self.q_init = float(q_init)
-        super().__init__()
-
-    def make_node(self, alpha, beta, actions, rewards):
-        alpha = pt.as_tensor_variable(alpha).astype("float64")
-        beta = pt.as_tensor_variable(beta).astype("float64")
-        actions, rewards = _data_inputs(actions, rewards)
-        return Apply(
-            self,
-            [alpha, beta, actions, rewards],
-            [pt.dvector(), pt.dmatrix()],
-        )
+    def _output_types(self):
+        return [pt.dvector(), pt.dmatrix()]
 
     def perform(self, node, inputs, output_storage):
         alpha, beta, actions, rewards = inputs
@@ -160,9 +153,6 @@ class RightProbsOp(Op):
         g_p = output_grads[0]
         vjp = pt.dot(g_p, jac)
         return [vjp[0], vjp[1], disconnected_type(), disconnected_type()]
-
-    def connection_pattern(self, node):
-        return [[True, True], [True, True], [False, False], [False, False]]
 
 
 @register_funcify_default_op_cache_key(LogLikOp)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rlrecover.analysis import ALL_CELLS, ESS_MIN, RHAT_MAX, method_order
+from rlrecover.analysis import ALL_CELLS, ESS_MIN, RHAT_MAX, _is_missing, method_order
 
 __all__ = ["SECTIONS", "render_report", "write_report"]
 
@@ -67,15 +67,6 @@ details summary { cursor: pointer; margin: 0.4em 0; }
 
 def _esc(x: object) -> str:
     return html.escape(str(x), quote=True)
-
-
-def _is_missing(x: object) -> bool:
-    if x is None or x is pd.NA:
-        return True
-    try:
-        return bool(np.isnan(x))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def _fmt(x: object) -> str:
