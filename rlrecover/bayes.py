@@ -194,7 +194,9 @@ def _pymc_sampler(
     model: pm.Model, settings: SamplerSettings
 ) -> Callable[[np.ndarray, np.ndarray, int], tuple[dict[str, np.ndarray], int]]:
     def run(actions, rewards, seed):
-        with model:
+        # pm.sample compiles its functions on every call, and PyTensor's compilation is
+        # not thread-safe; its NUTS holds the GIL anyway, so runs are serialised.
+        with _PYMC_LOCK, model:
             pm.set_data({"actions": actions, "rewards": rewards})
             trace = pm.sample(
                 draws=settings.draws,
@@ -219,6 +221,7 @@ def _pymc_sampler(
 # model specification serves every later call in the process, from any thread.
 _NUTPIE_RUNNERS: dict[tuple, Callable] = {}
 _COMPILE_LOCK = threading.Lock()
+_PYMC_LOCK = threading.Lock()
 
 
 def _runner(kind, actions, rewards, settings, priors, q_init, likelihood):
@@ -227,7 +230,9 @@ def _runner(kind, actions, rewards, settings, priors, q_init, likelihood):
         raise ValueError(f"sampler backend must be 'nutpie' or 'pymc', got {settings.backend!r}")
     if settings.backend == "pymc":
         # pm.set_data mutates the model: a fresh one per call.
-        return make(build_model(kind, actions, rewards, priors, q_init, likelihood), settings)
+        with _PYMC_LOCK:
+            model = build_model(kind, actions, rewards, priors, q_init, likelihood)
+        return make(model, settings)
     key = (kind, actions.shape[0], settings, priors, float(q_init), likelihood)
     with _COMPILE_LOCK:  # PyTensor's compilation is not thread-safe
         if key not in _NUTPIE_RUNNERS:
