@@ -161,3 +161,19 @@ def test_adding_a_grid_value_runs_only_the_new_work(run):
     assert counts.get("simulate") == "1", proc.stdout + proc.stderr
     # One fit job (every method) for the new cell only.
     assert counts.get("fit") == "1", proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_one_process_per_job_gives_the_same_fits(run, tmp_path):
+    # Without the workflow profile (as on a cluster) every job is its own process; the
+    # seeds depend only on the dataset, so every estimate must be identical.
+    shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(TINY))
+    proc = snakemake(tmp_path, "--workflow-profile", "none", "results/recovery.tsv")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    threaded = pd.read_csv(run / "results/recovery.tsv", sep="\t")
+    processes = pd.read_csv(tmp_path / "results/recovery.tsv", sep="\t")
+    cols = ["method", "alpha_true", "beta_true", "replicate", "alpha_est", "beta_est"]
+    cols += ["alpha_sd", "beta_sd", "rhat_max"]
+    pd.testing.assert_frame_equal(threaded[cols], processes[cols])
