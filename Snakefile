@@ -29,7 +29,6 @@ report: "workflow/report/workflow.rst"
 wildcard_constraints:
     alpha=NUMBER_REGEX,
     beta=NUMBER_REGEX,
-    method=METHOD_REGEX,
 
 
 include: "workflow/rules/simulate.smk"

@@ -30,7 +30,7 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def dry_run(workdir: Path, *args: str, quiet: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -43,8 +43,7 @@ def dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
             str(workdir),
             "-s",
             str(workdir / "Snakefile"),
-            "--quiet",
-            "rules",
+            *(["--quiet", "rules"] if quiet else []),
             *args,
         ],
         cwd=workdir,
@@ -119,24 +118,7 @@ def test_malformed_configfile_option_stops(workdir):
 
 
 def test_default_config_dry_run_lists_every_job(workdir):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--cores",
-            "1",
-            "--directory",
-            str(workdir),
-            "-s",
-            str(workdir / "Snakefile"),
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = dry_run(workdir, quiet=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     stats = out[out.index("Job stats:") :]

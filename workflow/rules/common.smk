@@ -17,7 +17,6 @@ from rlrecover.summary import METHODS
 # Canonical grid values as written by rlrecover.seeds.format_value ("{:.12g}"):
 # "5", "0.5", "2.5", "1e-05", "1e+20". Grid values are never negative.
 NUMBER_REGEX = r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?"
-METHOD_REGEX = "|".join(METHODS)
 
 PARAMS = ("alpha", "beta")
 
@@ -158,11 +157,7 @@ def data_files():
 
 
 def fit_files():
-    return [
-        f"results/fits/{m}/alpha~{a}/beta~{b}.tsv"
-        for m in config["methods"]
-        for a, b in cells()
-    ]
+    return [p.format(alpha=a, beta=b) for a, b in cells() for p in fit_outputs()]
 
 
 # ---------------------------------------------------------------------------
