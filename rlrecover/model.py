@@ -136,7 +136,13 @@ def _sigmoid(s: float) -> float:
 
 
 @numba.njit(cache=True)
-def _loglik_grad_kernel(alpha, beta, actions, rewards, q_init, out_grad):
+def _choice_loglik_grad_kernel(alpha, beta, actions, rewards, observed, q_init, out_grad):
+    # Log-probability of the choices observed[t - 1] on trials t = 1..n-1, given the Q
+    # values learnt from actions[:t] and rewards[:t], and its gradient. The model
+    # observes its own actions (observed = actions[1:]); a separate argument lets the
+    # fused Bernoulli likelihood keep pm.Bernoulli's semantics: an observation other
+    # than 0 or 1 has probability 0 (log -inf) and adds nothing to the gradient.
+    #
     # Trial t contributes log_sigmoid(s) = min(s, 0) - log(1 + e), e = exp(-|s|), with
     # s = +-beta * (Q1 - Q0). Its derivative sigmoid(-s) needs the same e, so one
     # exponential per trial serves both. The log(1 + e) terms are summed as the log of
@@ -152,27 +158,34 @@ def _loglik_grad_kernel(alpha, beta, actions, rewards, q_init, out_grad):
     prod = 1.0
     g_alpha = 0.0
     g_beta = 0.0
+    impossible = False
     n = actions.shape[0]
+    if observed.shape[0] != max(n - 1, 0):
+        raise ValueError("observed choices must number one fewer than the trials")
     for t in range(n):
         a = actions[t]
         if t > 0:
-            diff = q1 - q0
-            sign = 1.0 if a == 1 else -1.0
-            s = sign * beta * diff
-            e = math.exp(-abs(s))
-            one_e = 1.0 + e
-            prod *= one_e
-            if (t & 255) == 0:
-                log_norm += math.log(prod)
-                prod = 1.0
-            if s >= 0.0:
-                dz = sign * e / one_e
+            o = observed[t - 1]
+            if o == 1 or o == 0:
+                diff = q1 - q0
+                sign = 1.0 if o == 1 else -1.0
+                s = sign * beta * diff
+                e = math.exp(-abs(s))
+                one_e = 1.0 + e
+                prod *= one_e
+                if (t & 255) == 0:
+                    log_norm += math.log(prod)
+                    prod = 1.0
+                if s >= 0.0:
+                    dz = sign * e / one_e
+                else:
+                    ll += s
+                    dz = sign / one_e
+                # dz = d log p / d(beta * diff)
+                g_beta += dz * diff
+                g_alpha += dz * (dq1 - dq0)
             else:
-                ll += s
-                dz = sign / one_e
-            # dz = d log p / d(beta * diff)
-            g_beta += dz * diff
-            g_alpha += dz * (dq1 - dq0)
+                impossible = True
         r = rewards[t]
         if a == 0:
             dq0 = (1.0 - alpha) * dq0 + (r - q0)
@@ -182,7 +195,15 @@ def _loglik_grad_kernel(alpha, beta, actions, rewards, q_init, out_grad):
             q1 += alpha * (r - q1)
     out_grad[0] = g_alpha * beta
     out_grad[1] = g_beta
+    if impossible:
+        return -math.inf
     return ll - (log_norm + math.log(prod))
+
+
+@numba.njit(cache=True)
+def _loglik_grad_kernel(alpha, beta, actions, rewards, q_init, out_grad):
+    # The model's likelihood: the observed choices are the actions of trials 2..n.
+    return _choice_loglik_grad_kernel(alpha, beta, actions, rewards, actions[1:], q_init, out_grad)
 
 
 @numba.njit(cache=True)

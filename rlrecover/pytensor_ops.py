@@ -6,6 +6,11 @@ Two implementations of the same mathematics live here:
   :mod:`rlrecover.model` and compute values and derivatives in one pass. They are
   registered for PyTensor's numba backend (used by nutpie) and also work in the
   default C/Python backend through ``perform`` (used by ``pm.sample``).
+* :class:`ChoiceLogLikOp` is the Bernoulli model's likelihood fused into one pass:
+  the rewrite :func:`fuse_bernoulli_loglik` (in PyTensor's ``stabilize`` pass, which
+  PyMC and nutpie run before differentiating the log-density) replaces
+  ``sum(pm.Bernoulli logp of observed | RightProbsOp)`` by it, so the sampler
+  evaluates the Bernoulli model as cheaply as the Potential one.
 * :func:`scan_loglik` and :func:`scan_right_probs` are the reference notebook's
   ``pytensor.scan`` formulation, written with the current scan API. They are kept to
   check the fast Ops and to benchmark against.
@@ -20,18 +25,25 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_type
-from pytensor.graph.basic import Apply
+from pytensor.graph.basic import Apply, Constant
 from pytensor.graph.op import Op
+from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.numba.dispatch.basic import (
     numba_njit,
     register_funcify_default_op_cache_key,
 )
+from pytensor.scalar import basic as ps
+from pytensor.tensor.elemwise import Elemwise
+from pytensor.tensor.math import Sum
+from pytensor.tensor.rewriting.basic import register_stabilize
 
 from rlrecover import model as _model
 
 __all__ = [
+    "ChoiceLogLikOp",
     "LogLikOp",
     "RightProbsOp",
+    "fuse_bernoulli_loglik",
     "loglik_op",
     "right_probs_op",
     "scan_loglik",
@@ -42,7 +54,8 @@ __all__ = [
 _KERNEL_SALT = int(
     hashlib.sha256(
         (
-            inspect.getsource(_model._loglik_grad_kernel)
+            inspect.getsource(_model._choice_loglik_grad_kernel)
+            + inspect.getsource(_model._loglik_grad_kernel)
             + inspect.getsource(_model._right_probs_jac_kernel)
             + inspect.getsource(_model._sigmoid)
         ).encode()
@@ -155,6 +168,59 @@ class RightProbsOp(_DataOp):
         return [vjp[0], vjp[1], disconnected_type(), disconnected_type()]
 
 
+class ChoiceLogLikOp(_DataOp):
+    """Bernoulli log-likelihood of observed choices under the learnt probabilities.
+
+    ``sum_t log Bernoulli(observed[t-1] | p_t)`` with ``p_t`` the right-arm
+    probability of trial t (as :class:`RightProbsOp`), and its gradient w.r.t.
+    (alpha, beta), in one pass with one exponential per trial. Inputs: ``alpha``,
+    ``beta``, ``actions``, ``rewards`` (which drive the learning) and ``observed``
+    (integer vector of n-1). An observation other than 0 or 1 gives ``-inf``, as
+    ``pm.Bernoulli`` does. Outputs as :class:`LogLikOp`.
+
+    Models do not build it directly: :func:`fuse_bernoulli_loglik` puts it in place
+    of the Bernoulli model's summed log-probability.
+    """
+
+    def make_node(self, alpha, beta, actions, rewards, observed):
+        node = super().make_node(alpha, beta, actions, rewards)
+        observed = pt.as_tensor_variable(observed)
+        if observed.ndim != 1 or not observed.dtype.startswith("int"):
+            raise TypeError(
+                f"observed must be an integer vector, got {observed.type} ({observed.dtype})"
+            )
+        return Apply(self, [*node.inputs, observed], self._output_types())
+
+    def connection_pattern(self, node):
+        return [*super().connection_pattern(node), [False, False]]
+
+    def _output_types(self):
+        return [pt.dscalar(), pt.dvector()]
+
+    def perform(self, node, inputs, output_storage):
+        alpha, beta, actions, rewards, observed = inputs
+        grad = np.empty(2)
+        ll = _model._choice_loglik_grad_kernel(
+            float(alpha), float(beta), actions, rewards, observed, self.q_init, grad
+        )
+        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
+        output_storage[1][0] = grad
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(), (2,)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        grad = outputs[1]
+        g_ll = output_grads[0]
+        return [
+            g_ll * grad[0],
+            g_ll * grad[1],
+            disconnected_type(),
+            disconnected_type(),
+            disconnected_type(),
+        ]
+
+
 @register_funcify_default_op_cache_key(LogLikOp)
 def _numba_funcify_loglik(op, node=None, **kwargs):
     kernel = _model._loglik_grad_kernel
@@ -186,6 +252,123 @@ def _numba_funcify_right_probs(op, node=None, **kwargs):
         return p, jac
 
     return right_probs_op, _KERNEL_SALT
+
+
+@register_funcify_default_op_cache_key(ChoiceLogLikOp)
+def _numba_funcify_choice_loglik(op, node=None, **kwargs):
+    kernel = _model._choice_loglik_grad_kernel
+    q_init = op.q_init
+
+    @numba_njit
+    def choice_loglik_op(alpha, beta, actions, rewards, observed):
+        grad = np.empty(2)
+        ll = kernel(alpha.item(), beta.item(), actions, rewards, observed, q_init, grad)
+        out = np.empty((), dtype=np.float64)
+        out[()] = ll
+        return out, grad
+
+    return choice_loglik_op, _KERNEL_SALT
+
+
+def _elemwise_of(var, scalar_op_type):
+    """The inputs of ``var`` if it is an Elemwise of ``scalar_op_type``, else None."""
+    node = var.owner
+    if (
+        node is not None
+        and isinstance(node.op, Elemwise)
+        and isinstance(node.op.scalar_op, scalar_op_type)
+    ):
+        return node.inputs
+    return None
+
+
+def _is_const(var, value) -> bool:
+    """True if ``var`` is a constant whose every element equals ``value``."""
+    return isinstance(var, Constant) and var.data.size > 0 and bool(np.all(var.data == value))
+
+
+def _is_support_check(var, c) -> bool:
+    """True if ``var`` is ``(c < 0) | (c > 1)``, in either order."""
+    args = _elemwise_of(var, ps.OR)
+    if args is None or len(args) != 2:
+        return False
+    lt, gt = _elemwise_of(args[0], ps.LT), _elemwise_of(args[1], ps.GT)
+    if lt is None or gt is None:
+        lt, gt = _elemwise_of(args[1], ps.LT), _elemwise_of(args[0], ps.GT)
+    return (
+        lt is not None
+        and gt is not None
+        and lt[0] is c
+        and _is_const(lt[1], 0)
+        and gt[0] is c
+        and _is_const(gt[1], 1)
+    )
+
+
+def _negated(var):
+    """``x`` if ``var`` is ``-x`` (Neg, or Mul by the constant -1), else None."""
+    args = _elemwise_of(var, ps.Neg)
+    if args is not None:
+        return args[0]
+    args = _elemwise_of(var, ps.Mul)
+    if args is not None and len(args) == 2:
+        for k in (0, 1):
+            if _is_const(args[k], -1):
+                return args[1 - k]
+    return None
+
+
+@register_stabilize("rlrecover")
+@node_rewriter([Sum])
+def fuse_bernoulli_loglik(fgraph, node):
+    """Fuse the Bernoulli model's log-likelihood into one :class:`ChoiceLogLikOp`.
+
+    Matches the summed log-probability that ``pm.Bernoulli(p=p, observed=c)`` builds
+    once PyMC's parameter checks are dropped and PyTensor has canonicalised it,
+
+    ``sum(switch((c < 0) | (c > 1), -inf, switch(c, log(p), log1p(-p))))``
+
+    with ``p`` the probabilities output by a :class:`RightProbsOp` and ``c`` an
+    integer vector, and returns ``ChoiceLogLikOp(alpha, beta, actions, rewards, c)``.
+    The two are the same function (including ``-inf`` for a ``c`` outside {0, 1}), but
+    the fused Op and its gradient take one pass with one exponential per trial instead
+    of a vector of probabilities, two logarithms and a Jacobian product per trial.
+
+    The rewrite is in PyTensor's ``stabilize`` pass, which nutpie and PyMC apply to
+    the log-density before differentiating it, so the gradient graph is fused too.
+    Any other graph is left alone.
+    """
+    op = node.op
+    (x,) = node.inputs
+    if x.ndim != 1 or (op.axis is not None and tuple(op.axis) != (0,)):
+        return None
+    outer = _elemwise_of(x, ps.Switch)
+    if outer is None or not _is_const(outer[1], -np.inf):
+        return None
+    inner = _elemwise_of(outer[2], ps.Switch)
+    if inner is None:
+        return None
+    c, log_p, log1m_p = inner
+    if (
+        c.ndim != 1
+        or not c.dtype.startswith("int")
+        or c.type.broadcastable != (False,)
+        or not _is_support_check(outer[0], c)
+    ):
+        return None
+    p = _elemwise_of(log_p, ps.Log)
+    neg_p = _elemwise_of(log1m_p, ps.Log1p)
+    if p is None or neg_p is None:
+        return None
+    p = p[0]
+    if _negated(neg_p[0]) is not p:
+        return None
+    rp_node = p.owner
+    if rp_node is None or not isinstance(rp_node.op, RightProbsOp) or p is not rp_node.outputs[0]:
+        return None
+    alpha, beta, actions, rewards = rp_node.inputs
+    ll = ChoiceLogLikOp(rp_node.op.q_init)(alpha, beta, actions, rewards, c)[0]
+    return [ll.astype(node.outputs[0].dtype)]
 
 
 def loglik_op(alpha, beta, actions, rewards, q_init: float = 0.5):

@@ -138,6 +138,34 @@ def test_potential_and_bernoulli_logp_agree(compiled_models, notebook_data):
         np.testing.assert_allclose(ber.dlogp(point), pot.dlogp(point), rtol=1e-10, atol=1e-10)
 
 
+def test_sampler_evaluates_bernoulli_model_through_fused_op(compiled_models, notebook_data):
+    # nutpie's logp-and-gradient graph of the Bernoulli model: the stabilize rewrite
+    # must have replaced pm.Bernoulli's summed logp of RightProbsOp by ChoiceLogLikOp,
+    # in the gradient as well (a PyMC change to Bernoulli's logp would show up here as
+    # a RightProbsOp back in the graph). Values: those of the unfused model graph.
+    import pytensor
+
+    from rlrecover.nutpie_compile import compile_pymc_model_cached
+    from rlrecover.pytensor_ops import ChoiceLogLikOp, RightProbsOp
+
+    model = compiled_models[("bernoulli", "op")].model
+    compiled = compile_pymc_model_cached(model)
+    ops = {type(node.op) for node in compiled.logp_func.maker.fgraph.apply_nodes}
+    assert ChoiceLogLikOp in ops and RightProbsOp not in ops
+
+    plain = pytensor.compile.get_mode("FAST_RUN").excluding("fuse_bernoulli_loglik")
+    logp = model.compile_logp(mode=plain)
+    dlogp = model.compile_dlogp(mode=plain)
+    assert not any(isinstance(n.op, ChoiceLogLikOp) for n in logp.f.maker.fgraph.apply_nodes)
+    assert compiled.n_dim == 2 and list(compiled.shape_info[0][:2]) == list(VARS)
+    for point in random_points(6):
+        x = np.array([float(point[v]) for v in VARS])
+        got_logp, got_grad = compiled.logp_func(x)
+        # beta <= 10: Bernoulli-form drift < 1e-10 (test_potential_and_bernoulli_logp_agree)
+        assert float(got_logp) == pytest.approx(logp(point), rel=0, abs=1e-10)
+        np.testing.assert_allclose(got_grad, dlogp(point), rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_op_and_scan_models_agree(compiled_models, kind):
     # Same graph around the likelihood; the likelihoods themselves agree to ~1e-14

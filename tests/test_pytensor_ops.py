@@ -5,12 +5,20 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pytensor.graph.traversal import apply_ancestors
 
 from rlrecover.model import loglik_grad, right_probs_jac, simulate
-from rlrecover.pytensor_ops import LogLikOp, RightProbsOp, loglik_op, right_probs_op
+from rlrecover.pytensor_ops import (
+    ChoiceLogLikOp,
+    LogLikOp,
+    RightProbsOp,
+    loglik_op,
+    right_probs_op,
+)
 
 Q_INITS = (0.5, 0.2)
 # Values and derivatives are produced by the very same numba kernels, so against them
@@ -182,3 +190,163 @@ def test_op_infer_shape(notebook_data):
     # shape inference must not need to run the kernel: the Op node is rewritten away
     assert not any(isinstance(node.op, RightProbsOp) for node in n.maker.fgraph.apply_nodes)
     assert n(np.asarray(notebook_data[0]), np.asarray(notebook_data[1], float)) == 149
+
+
+# ------------------------------------------------------------------------------------
+# ChoiceLogLikOp and the rewrite that fuses the Bernoulli model's likelihood into it
+# ------------------------------------------------------------------------------------
+
+
+def _bernoulli_reference(alpha, beta, actions, rewards, observed, q_init):
+    """sum_t log Bernoulli(observed_t | p_t) and its gradient, from p and its Jacobian.
+
+    Terms whose observation is not 0 or 1 are left out of both (the caller expects
+    -inf for the value then), as in pm.Bernoulli's switch.
+    """
+    p, jac = right_probs_jac(alpha, beta, actions, rewards, q_init)
+    one, zero = observed == 1, observed == 0
+    ll = np.sum(np.log(p[one])) + np.sum(np.log1p(-p[zero]))
+    g = np.where(one, 1 / p, 0.0) - np.where(zero, 1 / (1 - p), 0.0)
+    return ll, g @ jac
+
+
+@pytest.fixture(scope="module", params=["FAST_RUN", "NUMBA"])
+def choice_fn(request):
+    alpha, beta = pt.dscalars("alpha", "beta")
+    actions, rewards, observed = pt.lvectors("actions", "rewards", "observed")
+    outputs = []
+    for q_init in Q_INITS:
+        ll = ChoiceLogLikOp(q_init)(alpha, beta, actions, rewards, observed)[0]
+        outputs += [ll, pt.stack(pytensor.grad(ll, [alpha, beta]))]
+    return pytensor.function(
+        [alpha, beta, actions, rewards, observed], outputs, mode=request.param
+    )
+
+
+def test_choice_loglik_of_own_actions_is_the_loglik(choice_fn, notebook_data):
+    # Same kernel arithmetic as LogLikOp: agreement to rounding.
+    for name, (actions, rewards) in _datasets(notebook_data).items():
+        for alpha, beta in POINTS:
+            out = choice_fn(alpha, beta, actions, rewards, np.asarray(actions)[1:])
+            for i, q_init in enumerate(Q_INITS):
+                where = f"{name} alpha={alpha} beta={beta} q_init={q_init}"
+                ll, grad = loglik_grad(alpha, beta, actions, rewards, q_init)
+                np.testing.assert_allclose(out[2 * i], ll, rtol=RTOL, atol=ATOL, err_msg=where)
+                np.testing.assert_allclose(
+                    out[2 * i + 1], grad, rtol=RTOL, atol=ATOL, err_msg=where
+                )
+
+
+def test_choice_loglik_of_other_observations(choice_fn, notebook_data):
+    # Observations that are not the actions driving the learning: the Op must follow
+    # Bernoulli(observed | p). Against log p / log1p(-p) the conditioning argument of
+    # test_bernoulli_logp_equals_loglik applies (beta <= 5: < 3.3e-11 absolute).
+    rng = np.random.default_rng(5)
+    for name, (actions, rewards) in _datasets(notebook_data).items():
+        observed = rng.integers(0, 2, len(actions) - 1)
+        for alpha, beta in itertools.product((0.0, 0.3, 1.0), (1e-3, 1.0, 5.0)):
+            out = choice_fn(alpha, beta, actions, rewards, observed)
+            for i, q_init in enumerate(Q_INITS):
+                where = f"{name} alpha={alpha} beta={beta} q_init={q_init}"
+                ll, grad = _bernoulli_reference(alpha, beta, actions, rewards, observed, q_init)
+                np.testing.assert_allclose(out[2 * i], ll, rtol=0, atol=1e-10, err_msg=where)
+                np.testing.assert_allclose(
+                    out[2 * i + 1], grad, rtol=1e-10, atol=1e-10, err_msg=where
+                )
+
+
+@pytest.mark.parametrize("bad", [2, -1])
+def test_choice_loglik_impossible_observation(choice_fn, notebook_data, bad):
+    # pm.Bernoulli gives log-probability -inf to a value outside {0, 1}; the other
+    # terms still contribute their gradient (the switch passes none through -inf).
+    actions, rewards = notebook_data
+    observed = np.array(actions[1:])
+    observed[17] = bad
+    out = choice_fn(0.4, 3.0, actions, rewards, observed)
+    for i, q_init in enumerate(Q_INITS):
+        assert out[2 * i] == -np.inf
+        _, grad = _bernoulli_reference(0.4, 3.0, actions, rewards, observed, q_init)
+        np.testing.assert_allclose(out[2 * i + 1], grad, rtol=1e-10, atol=1e-10)
+
+
+def test_choice_loglik_checks_lengths(choice_fn, notebook_data):
+    actions, rewards = notebook_data
+    with pytest.raises(ValueError, match="one fewer"):
+        choice_fn(0.4, 3.0, actions, rewards, np.asarray(actions))
+    with pytest.raises(TypeError, match="integer vector"):
+        ChoiceLogLikOp()(0.4, 3.0, actions, rewards, np.zeros(149))
+
+
+FUSE_REWRITES = ("canonicalize", "stabilize", "local_remove_check_parameter")
+
+
+def _ops(var) -> set[type]:
+    return {type(node.op) for node in apply_ancestors([var])}
+
+
+def _compile_pair(logp, inputs, wrt):
+    """logp and gradient compiled with and without the fusing rewrite."""
+    outs = [logp, *pytensor.grad(logp, wrt)]
+    fused = pytensor.function(inputs, outs, mode="FAST_RUN")
+    plain = pytensor.function(
+        inputs, outs, mode=pytensor.compile.get_mode("FAST_RUN").excluding("fuse_bernoulli_loglik")
+    )
+    return fused, plain
+
+
+def test_rewrite_fuses_pymc_bernoulli_logp(notebook_data):
+    # The graph PyMC itself builds for sum(logp(Bernoulli(p), c)), with p from the Op.
+    alpha, beta = pt.dscalars("alpha", "beta")
+    actions, rewards, c = pt.lvectors("actions", "rewards", "c")
+    p = right_probs_op(alpha, beta, actions, rewards, 0.2)
+    logp = pm.logp(pm.Bernoulli.dist(p=p), c).sum()
+    rewritten = pytensor.graph.rewrite_graph(logp, include=FUSE_REWRITES)
+    ops = _ops(rewritten)
+    assert ChoiceLogLikOp in ops and RightProbsOp not in ops
+    assert next(
+        n.op.q_init for n in apply_ancestors([rewritten]) if isinstance(n.op, ChoiceLogLikOp)
+    ) == pytest.approx(0.2)
+
+    # Differentiating the rewritten graph goes through the fused Op alone.
+    grads = pytensor.grad(rewritten, [alpha, beta])
+    assert RightProbsOp not in _ops(pt.stack(grads))
+
+    # Compiled with and without the rewrite: the same function, also for observations
+    # other than the actions and for impossible ones.
+    fused, plain = _compile_pair(logp, [alpha, beta, actions, rewards, c], [alpha, beta])
+    assert any(isinstance(n.op, ChoiceLogLikOp) for n in fused.maker.fgraph.apply_nodes)
+    assert not any(isinstance(n.op, ChoiceLogLikOp) for n in plain.maker.fgraph.apply_nodes)
+    actions_v, rewards_v = (np.asarray(x) for x in notebook_data)
+    rng = np.random.default_rng(8)
+    impossible = actions_v[1:].copy()
+    impossible[3] = 2
+    for obs in (actions_v[1:], rng.integers(0, 2, 149), impossible):
+        for alpha_v, beta_v in itertools.product((0.05, 0.5, 0.95), (0.5, 2.0, 5.0)):
+            got = fused(alpha_v, beta_v, actions_v, rewards_v, obs)
+            want = plain(alpha_v, beta_v, actions_v, rewards_v, obs)
+            # beta <= 5: Bernoulli-form drift < 3.3e-11 (test_bernoulli_logp_equals_loglik)
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_rewrite_leaves_other_graphs_alone():
+    alpha, beta = pt.dscalars("alpha", "beta")
+    actions, rewards, c = pt.lvectors("actions", "rewards", "c")
+    p = right_probs_op(alpha, beta, actions, rewards)
+
+    def support(c, hi=1):
+        return pt.or_(pt.lt(c, 0), pt.gt(c, hi))
+
+    others = {
+        # no support check: a 2 would count as a 1 here, not as impossible
+        "unchecked": pt.switch(c, pt.log(p), pt.log1p(-p)),
+        "other support": pt.switch(support(c, 2), -np.inf, pt.switch(c, pt.log(p), pt.log1p(-p))),
+        "swapped branches": pt.switch(support(c), -np.inf, pt.switch(c, pt.log1p(-p), pt.log(p))),
+        "other probabilities": pm.logp(pm.Bernoulli.dist(p=pt.sigmoid(beta * p)), c),
+        "float observations": pm.logp(pm.Bernoulli.dist(p=p), pt.dvector("c")),
+        "not summed": pt.max(pm.logp(pm.Bernoulli.dist(p=p), c)),
+    }
+    for name, expr in others.items():
+        rewritten = pytensor.graph.rewrite_graph(
+            pt.as_tensor(expr).sum() if name != "not summed" else expr, include=FUSE_REWRITES
+        )
+        assert ChoiceLogLikOp not in _ops(rewritten), name
