@@ -44,3 +44,83 @@ def test_cached_compile_matches_stock_draws():
     # And the data really changed the posterior.
     orig = _draws(cached, actions, rewards)
     assert not np.array_equal(orig["alpha"], got["alpha"])
+
+
+def _logp_callback(inner, n_dim=2):
+    import ctypes
+
+    import nutpie.compile_pymc as ncp
+    from numba import types as nt
+
+    from rlrecover.nutpie_compile import _LOGP, _make_cfunc
+
+    user_data = ncp.make_user_data({}, {})
+    sig = nt.int64(
+        nt.uint64,
+        nt.CPointer(nt.double),
+        nt.CPointer(nt.double),
+        nt.CPointer(nt.double),
+        nt.voidptr,
+    )
+    cfunc = _make_cfunc(
+        _LOGP,
+        "nutpie_logp",
+        sig,
+        inner,
+        None,
+        [],
+        {},
+        user_data,
+        params="dim, x_, out_, logp_, user_data_",
+        error_code=1,
+        n_dim=n_dim,
+    )
+
+    def call(x, dim=n_dim):
+        x = np.asarray(x, dtype=float)
+        out, logp = np.zeros(n_dim), np.zeros(())
+        ptr = ctypes.POINTER(ctypes.c_double)
+        rc = cfunc.ctypes(
+            dim,
+            x.ctypes.data_as(ptr),
+            out.ctypes.data_as(ptr),
+            logp.ctypes.data_as(ptr),
+            user_data.ctypes.data,
+        )
+        return rc, float(logp), out
+
+    return call
+
+
+def test_logp_callback_return_codes():
+    # nutpie's codes: 0 ok, -1 wrong dimension, 1 exception, 3 non-finite gradient,
+    # 4 non-finite logp. An exception must come back as a code, never escape.
+    import numba
+
+    @numba.njit
+    def inner(x):
+        if x[0] > 0:
+            raise ValueError("boom")
+        return np.float64(x[0] + x[1]), 2 * x
+
+    call = _logp_callback(inner)
+    rc, logp, grad = call([-1.0, 3.0])
+    assert rc == 0 and logp == 2.0
+    np.testing.assert_array_equal(grad, [-2.0, 6.0])
+    assert call([1.0, 3.0])[0] == 1
+    assert call([-1.0, 3.0], dim=3)[0] == -1
+    assert call([-1.0, np.nan])[0] == 3
+    assert call([-1.0, -np.inf])[0] == 3  # gradient -inf comes first
+    assert call([-np.inf, 0.0])[0] == 3
+
+
+def test_logp_callback_nonfinite_logp_code():
+    import numba
+
+    @numba.njit
+    def inner(x):
+        return np.float64(-np.inf), x.copy()
+
+    rc, logp, grad = _logp_callback(inner)([0.5, 1.0])
+    assert rc == 4 and logp == -np.inf
+    np.testing.assert_array_equal(grad, [0.5, 1.0])
