@@ -9,6 +9,8 @@ one core, on the same data and sampler settings, and prints seconds and ratios:
      and ``pm.sample`` per dataset (compilation included, as the notebook pays it);
    * rlrecover's way: one process fits a cell of 20 replicates (PyMC import, model
      build and compile included, amortized over the 20), nutpie on the numba Ops;
+     run first with empty caches (a fresh PyTensor compiledir and numba cache, as on
+     a new machine) and then again with the caches that run filled;
    * the floor: gradient evaluations NUTS needed for those fits times the cost of
      one evaluation of the hand-written numba log-likelihood and gradient.
 2. MLE: the notebook's ``llik_td`` loop with BFGS from the truth against
@@ -23,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -98,12 +101,23 @@ def worker_notebook(kind: str) -> dict:
     }
 
 
-def run_worker(*args: str) -> dict:
+def cache_env(cache_dir: str) -> dict[str, str]:
+    """Environment whose PyTensor compiledir and numba cache live in ``cache_dir``."""
+    env = dict(os.environ)
+    flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f]
+    flags = [f for f in flags if not f.startswith(("base_compiledir", "compiledir"))]
+    env["PYTENSOR_FLAGS"] = ",".join([*flags, f"base_compiledir={cache_dir}/pytensor"])
+    env["NUMBA_CACHE_DIR"] = f"{cache_dir}/numba"
+    return env
+
+
+def run_worker(*args: str, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", *args],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
@@ -219,17 +233,22 @@ def main() -> None:
     print(f"floor: one numba log-likelihood + gradient, 150 trials: {per_eval * 1e6:.2f} us")
     print(f"\n== Bayesian fits, 150 trials, {SAMPLER}, one core ==")
     for kind in ("potential", "bernoulli"):
-        ours = run_worker("rlrecover", kind, "150", str(n_cell))
+        with tempfile.TemporaryDirectory() as cache:
+            env = cache_env(cache)
+            cold = run_worker("rlrecover", kind, "150", str(n_cell), env=env)
+            ours = run_worker("rlrecover", kind, "150", str(n_cell), env=env)
         evals = gradient_evals(kind)
         floor = evals * per_eval
         sampling = float(np.mean(ours["sampling"][1:]))
-        amortized = ours["total"] / n_cell
+        amortized = {"cold": cold["total"] / n_cell, "warm": ours["total"] / n_cell}
         print(f"\n-- pm.{'Potential' if kind == 'potential' else 'Bernoulli'} model --")
-        print(
-            f"rlrecover: import {ours['import']:.1f} s, build+compile {ours['compile']:.1f} s, "
-            f"sampling {sampling:.3f} s per dataset (mean of {n_cell - 1} after the first)"
-        )
-        print(f"rlrecover amortized over a cell of {n_cell}, all included: {amortized:.3f} s")
+        for label, res in (("empty caches", cold), ("warm caches", ours)):
+            print(
+                f"rlrecover, {label}: import {res['import']:.1f} s, build+compile "
+                f"{res['compile']:.1f} s, amortized over a cell of {n_cell}, all included: "
+                f"{res['total'] / n_cell:.3f} s"
+            )
+        print(f"rlrecover sampling once compiled: {sampling:.3f} s per dataset (mean of 19)")
         print(
             f"floor: {evals} gradient evaluations x {per_eval * 1e6:.2f} us = {floor:.3f} s; "
             f"rlrecover compiled / floor = {sampling / floor:.2f} "
@@ -238,10 +257,12 @@ def main() -> None:
         )
         if not args.quick:
             nb = run_worker("notebook", kind)
+            nb_dataset = nb["fit"] + nb["import"] / n_cell
             print(
-                f"notebook (scan + pm.sample, fresh model): {nb['fit']:.1f} s per dataset "
-                f"(+ {nb['import']:.1f} s import); ratio notebook / rlrecover amortized = "
-                f"x{(nb['fit'] + nb['import'] / n_cell) / amortized:.0f}; "
+                f"notebook (scan + pm.sample, fresh model, PyTensor's C cache as found): "
+                f"{nb['fit']:.1f} s per dataset (+ {nb['import']:.1f} s import); "
+                f"notebook / rlrecover amortized = x{nb_dataset / amortized['warm']:.0f} "
+                f"(rlrecover from empty caches: x{nb_dataset / amortized['cold']:.0f}); "
                 f"compiled sampling only x{nb['fit'] / sampling:.0f}"
             )
             print(

@@ -318,6 +318,24 @@ def _negated(var):
     return None
 
 
+def _uncast(var):
+    """``x`` if ``var`` is a lossless widening cast of the integer vector ``x``, else ``var``.
+
+    pm.Bernoulli casts int32 data (how pm.Data stores integers) to int64; the kernel
+    reads any integer type, so the fused Op skips the copy the cast makes.
+    """
+    args = _elemwise_of(var, ps.Cast)
+    if args is not None:
+        src = args[0]
+        if (
+            src.dtype.startswith("int")
+            and np.dtype(src.dtype).itemsize <= np.dtype(var.dtype).itemsize
+            and src.type.broadcastable == var.type.broadcastable
+        ):
+            return src
+    return var
+
+
 @register_stabilize("rlrecover")
 @node_rewriter([Sum])
 def fuse_bernoulli_loglik(fgraph, node):
@@ -367,7 +385,7 @@ def fuse_bernoulli_loglik(fgraph, node):
     if rp_node is None or not isinstance(rp_node.op, RightProbsOp) or p is not rp_node.outputs[0]:
         return None
     alpha, beta, actions, rewards = rp_node.inputs
-    ll = ChoiceLogLikOp(rp_node.op.q_init)(alpha, beta, actions, rewards, c)[0]
+    ll = ChoiceLogLikOp(rp_node.op.q_init)(alpha, beta, actions, rewards, _uncast(c))[0]
     return [ll.astype(node.outputs[0].dtype)]
 
 

@@ -294,18 +294,22 @@ def _compile_pair(logp, inputs, wrt):
     return fused, plain
 
 
-def test_rewrite_fuses_pymc_bernoulli_logp(notebook_data):
+@pytest.mark.parametrize("obs_dtype", ["int64", "int32"])
+def test_rewrite_fuses_pymc_bernoulli_logp(notebook_data, obs_dtype):
     # The graph PyMC itself builds for sum(logp(Bernoulli(p), c)), with p from the Op.
+    # int32 observations (pm.Data's integer type) are cast to int64 by pm.Bernoulli.
     alpha, beta = pt.dscalars("alpha", "beta")
-    actions, rewards, c = pt.lvectors("actions", "rewards", "c")
+    actions, rewards = pt.lvectors("actions", "rewards")
+    c = pt.vector("c", dtype=obs_dtype)
     p = right_probs_op(alpha, beta, actions, rewards, 0.2)
     logp = pm.logp(pm.Bernoulli.dist(p=p), c).sum()
     rewritten = pytensor.graph.rewrite_graph(logp, include=FUSE_REWRITES)
     ops = _ops(rewritten)
     assert ChoiceLogLikOp in ops and RightProbsOp not in ops
-    assert next(
-        n.op.q_init for n in apply_ancestors([rewritten]) if isinstance(n.op, ChoiceLogLikOp)
-    ) == pytest.approx(0.2)
+    (fused_node,) = [n for n in apply_ancestors([rewritten]) if isinstance(n.op, ChoiceLogLikOp)]
+    assert fused_node.op.q_init == pytest.approx(0.2)
+    # The widening cast is dropped: the kernel reads the observations as they are.
+    assert fused_node.inputs[4] is c
 
     # Differentiating the rewritten graph goes through the fused Op alone.
     grads = pytensor.grad(rewritten, [alpha, beta])
@@ -321,6 +325,7 @@ def test_rewrite_fuses_pymc_bernoulli_logp(notebook_data):
     impossible = actions_v[1:].copy()
     impossible[3] = 2
     for obs in (actions_v[1:], rng.integers(0, 2, 149), impossible):
+        obs = obs.astype(obs_dtype)
         for alpha_v, beta_v in itertools.product((0.05, 0.5, 0.95), (0.5, 2.0, 5.0)):
             got = fused(alpha_v, beta_v, actions_v, rewards_v, obs)
             want = plain(alpha_v, beta_v, actions_v, rewards_v, obs)
@@ -350,3 +355,15 @@ def test_rewrite_leaves_other_graphs_alone():
             pt.as_tensor(expr).sum() if name != "not summed" else expr, include=FUSE_REWRITES
         )
         assert ChoiceLogLikOp not in _ops(rewritten), name
+
+
+def test_only_lossless_casts_are_skipped():
+    from rlrecover.pytensor_ops import _uncast
+
+    wide = pt.lvector("wide")
+    narrow = pt.ivector("narrow")
+    assert _uncast(pt.cast(narrow, "int64")) is narrow
+    narrowed = pt.cast(wide, "int8")  # would wrap 300 to 44: must stay
+    assert _uncast(narrowed) is narrowed
+    from_float = pt.cast(pt.dvector("f"), "int64")  # would truncate 0.5 to 0
+    assert _uncast(from_float) is from_float
