@@ -184,6 +184,47 @@ def _make_cfunc(
         return numba.cfunc(sig, cache=cache_key is not None)(guard)
 
 
+def _make_logp_cfunc(inner, fgraph_key, shared_names, shared_data, user_data, n_dim):
+    """nutpie's logp callback: ``(dim, x, grad_out, logp_out, user_data) -> code``."""
+    from numba import types as nt
+
+    ptr = nt.CPointer(nt.double)
+    return _make_cfunc(
+        _LOGP,
+        "nutpie_logp",
+        nt.int64(nt.uint64, ptr, ptr, ptr, nt.voidptr),
+        inner,
+        fgraph_key,
+        shared_names,
+        shared_data,
+        user_data,
+        params="dim, x_, out_, logp_, user_data_",
+        error_code=1,
+        n_dim=n_dim,
+    )
+
+
+def _make_expand_cfunc(inner, fgraph_key, shared_names, shared_data, user_data, n_dim, n_expanded):
+    """nutpie's expand callback: ``(dim, expanded, x, out, user_data) -> code``."""
+    from numba import types as nt
+
+    ptr = nt.CPointer(nt.double)
+    return _make_cfunc(
+        _EXPAND,
+        "nutpie_expand",
+        nt.int64(nt.uint64, nt.uint64, ptr, ptr, nt.voidptr),
+        inner,
+        fgraph_key,
+        shared_names,
+        shared_data,
+        user_data,
+        params="dim, expanded, x_, out_, user_data_",
+        error_code=-2,
+        n_dim=n_dim,
+        n_expanded=n_expanded,
+    )
+
+
 def compile_pymc_model_cached(model, var_names=None):
     """Drop-in for ``nutpie.compile_pymc_model(model, backend="numba", var_names=...)``.
 
@@ -205,7 +246,6 @@ def compile_pymc_model_cached(model, var_names=None):
         ``compiled_expand_func`` are the cached, equivalent C callbacks.
     """
     import nutpie.compile_pymc as ncp
-    from numba import types as nt
     from pymc.initial_point import make_initial_point_fn
 
     # compile_pymc_model defaults: support-point start, jittered free RVs.
@@ -239,42 +279,22 @@ def compile_pymc_model_cached(model, var_names=None):
         shared_vars[val.name] = val
     user_data = ncp.make_user_data(shared_vars, shared_data)
 
-    logp_sig = nt.int64(
-        nt.uint64,
-        nt.CPointer(nt.double),
-        nt.CPointer(nt.double),
-        nt.CPointer(nt.double),
-        nt.voidptr,
-    )
-    logp_numba = _make_cfunc(
-        _LOGP,
-        "nutpie_logp",
-        logp_sig,
+    logp_numba = _make_logp_cfunc(
         logp_fn_pt.vm.jit_fn,
         _fgraph_cache_key(logp_fn_pt),
         [v.name for v in logp_fn_pt.get_shared()],
         shared_data,
         user_data,
-        params="dim, x_, out_, logp_, user_data_",
-        error_code=1,
-        n_dim=n_dim,
+        n_dim,
     )
-    expand_sig = nt.int64(
-        nt.uint64, nt.uint64, nt.CPointer(nt.double), nt.CPointer(nt.double), nt.voidptr
-    )
-    expand_numba = _make_cfunc(
-        _EXPAND,
-        "nutpie_expand",
-        expand_sig,
+    expand_numba = _make_expand_cfunc(
         expand_fn_pt.vm.jit_fn,
         _fgraph_cache_key(expand_fn_pt),
         [v.name for v in expand_fn_pt.get_shared()],
         shared_data,
         user_data,
-        params="dim, expanded, x_, out_, user_data_",
-        error_code=-2,
-        n_dim=n_dim,
-        n_expanded=n_expanded,
+        n_dim,
+        n_expanded,
     )
 
     dims, coords = ncp._prepare_dims_and_coords(model, shape_info)

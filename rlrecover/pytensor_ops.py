@@ -110,12 +110,15 @@ class LogLikOp(_DataOp):
     def _output_types(self):
         return [pt.dscalar(), pt.dvector()]
 
-    def perform(self, node, inputs, output_storage):
+    def _kernel(self, inputs, grad):
         alpha, beta, actions, rewards = inputs
-        grad = np.empty(2)
-        ll = _model._loglik_grad_kernel(
+        return _model._loglik_grad_kernel(
             float(alpha), float(beta), actions, rewards, self.q_init, grad
         )
+
+    def perform(self, node, inputs, output_storage):
+        grad = np.empty(2)
+        ll = self._kernel(inputs, grad)
         output_storage[0][0] = np.asarray(ll, dtype=np.float64)
         output_storage[1][0] = grad
 
@@ -123,15 +126,11 @@ class LogLikOp(_DataOp):
         return [(), (2,)]
 
     def L_op(self, inputs, outputs, output_grads):
-        # Only the log-likelihood is differentiable; the gradient output is reused.
+        # Only the log-likelihood is differentiable (w.r.t. alpha and beta); the
+        # gradient output is reused. The data inputs are disconnected.
         grad = outputs[1]
         g_ll = output_grads[0]
-        return [
-            g_ll * grad[0],
-            g_ll * grad[1],
-            disconnected_type(),
-            disconnected_type(),
-        ]
+        return [g_ll * grad[0], g_ll * grad[1], *(disconnected_type() for _ in inputs[2:])]
 
 
 class RightProbsOp(_DataOp):
@@ -168,7 +167,7 @@ class RightProbsOp(_DataOp):
         return [vjp[0], vjp[1], disconnected_type(), disconnected_type()]
 
 
-class ChoiceLogLikOp(_DataOp):
+class ChoiceLogLikOp(LogLikOp):
     """Bernoulli log-likelihood of observed choices under the learnt probabilities.
 
     ``sum_t log Bernoulli(observed[t-1] | p_t)`` with ``p_t`` the right-arm
@@ -194,31 +193,11 @@ class ChoiceLogLikOp(_DataOp):
     def connection_pattern(self, node):
         return [*super().connection_pattern(node), [False, False]]
 
-    def _output_types(self):
-        return [pt.dscalar(), pt.dvector()]
-
-    def perform(self, node, inputs, output_storage):
+    def _kernel(self, inputs, grad):
         alpha, beta, actions, rewards, observed = inputs
-        grad = np.empty(2)
-        ll = _model._choice_loglik_grad_kernel(
+        return _model._choice_loglik_grad_kernel(
             float(alpha), float(beta), actions, rewards, observed, self.q_init, grad
         )
-        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
-        output_storage[1][0] = grad
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        return [(), (2,)]
-
-    def L_op(self, inputs, outputs, output_grads):
-        grad = outputs[1]
-        g_ll = output_grads[0]
-        return [
-            g_ll * grad[0],
-            g_ll * grad[1],
-            disconnected_type(),
-            disconnected_type(),
-            disconnected_type(),
-        ]
 
 
 @register_funcify_default_op_cache_key(LogLikOp)

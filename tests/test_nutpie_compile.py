@@ -50,31 +50,11 @@ def _logp_callback(inner, n_dim=2):
     import ctypes
 
     import nutpie.compile_pymc as ncp
-    from numba import types as nt
 
-    from rlrecover.nutpie_compile import _LOGP, _make_cfunc
+    from rlrecover.nutpie_compile import _make_logp_cfunc
 
     user_data = ncp.make_user_data({}, {})
-    sig = nt.int64(
-        nt.uint64,
-        nt.CPointer(nt.double),
-        nt.CPointer(nt.double),
-        nt.CPointer(nt.double),
-        nt.voidptr,
-    )
-    cfunc = _make_cfunc(
-        _LOGP,
-        "nutpie_logp",
-        sig,
-        inner,
-        None,
-        [],
-        {},
-        user_data,
-        params="dim, x_, out_, logp_, user_data_",
-        error_code=1,
-        n_dim=n_dim,
-    )
+    cfunc = _make_logp_cfunc(inner, None, [], {}, user_data, n_dim)
 
     def call(x, dim=n_dim):
         x = np.asarray(x, dtype=float)
