@@ -1,6 +1,6 @@
 """PyTensor building blocks of the likelihood: fast Ops and the notebook's scan reference.
 
-Two implementations of the same mathematics live here:
+Two implementations of the same mathematics live here, the fast one in two forms:
 
 * :class:`LogLikOp` and :class:`RightProbsOp` call the numba kernels of
   :mod:`rlrecover.model` and compute values and derivatives in one pass. They are
@@ -8,9 +8,9 @@ Two implementations of the same mathematics live here:
   default C/Python backend through ``perform`` (used by ``pm.sample``).
 * :class:`ChoiceLogLikOp` is the Bernoulli model's likelihood fused into one pass:
   the rewrite :func:`fuse_bernoulli_loglik` (in PyTensor's ``stabilize`` pass, which
-  PyMC and nutpie run before differentiating the log-density) replaces
-  ``sum(pm.Bernoulli logp of observed | RightProbsOp)`` by it, so the sampler
-  evaluates the Bernoulli model as cheaply as the Potential one.
+  nutpie runs on the log-density before differentiating it) replaces
+  ``sum(pm.Bernoulli logp of observed | RightProbsOp)`` by it, so nutpie evaluates
+  the Bernoulli model as cheaply as the Potential one.
 * :func:`scan_loglik` and :func:`scan_right_probs` are the reference notebook's
   ``pytensor.scan`` formulation, written with the current scan API. They are kept to
   check the fast Ops and to benchmark against.
@@ -331,9 +331,10 @@ def fuse_bernoulli_loglik(fgraph, node):
     the fused Op and its gradient take one pass with one exponential per trial instead
     of a vector of probabilities, two logarithms and a Jacobian product per trial.
 
-    The rewrite is in PyTensor's ``stabilize`` pass, which nutpie and PyMC apply to
-    the log-density before differentiating it, so the gradient graph is fused too.
-    Any other graph is left alone.
+    The rewrite is in PyTensor's ``stabilize`` pass. nutpie applies that pass to the
+    log-density before differentiating it, so its gradient graph is fused too;
+    ``pm.sample`` differentiates first, so there only the log-density value is
+    fused. Any other graph is left alone.
     """
     op = node.op
     (x,) = node.inputs
