@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rlrecover.analysis import ALL_CELLS, ESS_MIN, RHAT_MAX, _is_missing, method_order
+from rlrecover.analysis import (
+    ALL_CELLS,
+    COVERAGE_COLUMNS,
+    ESS_MIN,
+    RHAT_MAX,
+    _is_missing,
+    method_order,
+)
 
 __all__ = ["SECTIONS", "render_report", "write_report"]
 
@@ -337,21 +344,10 @@ def _coverage_section(coverage: pd.DataFrame, figs: list[str]) -> str:
         "ci_high": "Wilson 95% high",
         "nominal_in_band": "nominal inside band",
     }
+    # Pooled rows have no cell and no true values: every other coverage column.
+    pooled_columns = [c for c in COVERAGE_COLUMNS if c not in ("cell", "alpha_true", "beta_true")]
     body += "\n<h3>All cells pooled</h3>\n" + _table(
-        pooled[
-            [
-                "method",
-                "parameter",
-                "level",
-                "n",
-                "covered",
-                "coverage",
-                "ci_low",
-                "ci_high",
-                "nominal_in_band",
-            ]
-        ],
-        head,
+        pooled[[*pooled_columns, "nominal_in_band"]], head
     )
     cells = coverage[coverage["cell"].astype(str) != ALL_CELLS]
     if len(cells):
