@@ -1,23 +1,27 @@
-"""The two PyMC models of the reference notebook, and posterior sampling of many datasets.
+"""Posterior sampling of many datasets with one compiled PyMC model, and its summaries.
 
-Both models take their data from ``pm.Data`` containers, so one compiled model
-serves every dataset of a job: nutpie swaps the data with ``with_data`` and
-``pm.sample`` with ``pm.set_data``.
+The models (:func:`rlrecover.qlearning.build_model`) take their data from ``pm.Data``
+containers, so one compiled model serves every dataset of a job: nutpie swaps the data
+with ``with_data`` and ``pm.sample`` with ``pm.set_data``. Importing this module
+registers the rewrite of :mod:`rlrecover.rewrites` that fuses the Bernoulli model's
+likelihood.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from rlrecover.config import Priors, SamplerSettings
-from rlrecover.model import check_data
-from rlrecover.pytensor_ops import loglik_op, right_probs_op, scan_loglik, scan_right_probs
+import rlrecover.rewrites  # noqa: F401  (registers the fused Bernoulli likelihood)
+from rlrecover import qlearning
+from rlrecover.config import SamplerSettings
+from rlrecover.qlearning import Priors
+from rlrecover.summary import interval_columns
 
 
 def _import_pymc():
@@ -42,64 +46,7 @@ def _import_pymc():
 pm = _import_pymc()
 
 
-__all__ = ["KINDS", "PosteriorFit", "build_model", "sample_posteriors"]
-
-KINDS = ("potential", "bernoulli")
-
-
-def build_model(
-    kind: str,
-    actions: np.ndarray,
-    rewards: np.ndarray,
-    priors: Priors = Priors(),
-    q_init: float = 0.5,
-    likelihood: str = "op",
-) -> pm.Model:
-    """Build one of the notebook's two PyMC models.
-
-    Parameters
-    ----------
-    kind : {"potential", "bernoulli"}
-        ``"potential"`` adds the log-likelihood with ``pm.Potential``;
-        ``"bernoulli"`` observes ``actions[1:]`` with ``pm.Bernoulli(p=...)``, so prior
-        and posterior predictive sampling work.
-    actions, rewards : numpy.ndarray
-        Initial data (replaceable later through the ``pm.Data`` containers
-        ``"actions"`` and ``"rewards"``).
-    priors : Priors
-        alpha ~ Beta(a, b), beta ~ HalfNormal(sigma).
-    q_init : float, default 0.5
-        Initial Q value.
-    likelihood : {"op", "scan"}, default "op"
-        ``"op"``: the one-pass numba Ops; ``"scan"``: the notebook's ``pytensor.scan``
-        graph (reference, slow).
-
-    Returns
-    -------
-    pymc.Model
-    """
-    if kind not in KINDS:
-        raise ValueError(f"model kind must be one of {KINDS}, got {kind!r}")
-    if likelihood not in ("op", "scan"):
-        raise ValueError(f"likelihood must be 'op' or 'scan', got {likelihood!r}")
-    actions = np.asarray(actions, dtype=np.int64)
-    rewards = np.asarray(rewards, dtype=np.int64)
-    # The likelihoods keep p inside [0, 1] and the priors' transforms keep alpha and
-    # beta in their supports, so PyMC's parameter checks can never fire: dropping them
-    # (check_bounds=False) removes work from every gradient evaluation.
-    with pm.Model(check_bounds=False) as model:
-        actions_d = pm.Data("actions", actions)
-        rewards_d = pm.Data("rewards", rewards)
-        alpha = pm.Beta("alpha", alpha=priors.alpha_a, beta=priors.alpha_b)
-        beta = pm.HalfNormal("beta", sigma=priors.beta_sigma)
-        if kind == "potential":
-            fn = loglik_op if likelihood == "op" else scan_loglik
-            pm.Potential("like", fn(alpha, beta, actions_d, rewards_d, q_init))
-        else:
-            fn = right_probs_op if likelihood == "op" else scan_right_probs
-            p = fn(alpha, beta, actions_d, rewards_d, q_init)
-            pm.Bernoulli("like", p=p, observed=actions_d[1:])
-    return model
+__all__ = ["PosteriorFit", "posterior_summary", "sample_posteriors"]
 
 
 @dataclass
@@ -111,7 +58,7 @@ class PosteriorFit:
     key : object
         The caller's label of the dataset (e.g. its replicate number).
     draws : dict of str to numpy.ndarray
-        ``{"alpha": (chains, draws), "beta": (chains, draws)}``; empty when failed.
+        ``{param: (chains, draws)}`` for each model parameter; empty when failed.
     rhat_max, ess_bulk_min, ess_tail_min : float
         Worst R-hat and smallest bulk and tail ESS over both parameters.
     divergences : int
@@ -179,7 +126,7 @@ def _nutpie_sampler(
             p: np.stack(
                 [np.asarray(b.column(p))[k] for b, k in zip(draw_batches, kept, strict=True)]
             )
-            for p in ("alpha", "beta")
+            for p in qlearning.PARAMS
         }
         div = sum(
             int(np.asarray(st.column("diverging"))[k].sum())
@@ -210,7 +157,7 @@ def _pymc_sampler(
                 return_inferencedata=True,
             )
         post = trace.posterior
-        draws = {p: post[p].to_numpy() for p in ("alpha", "beta")}
+        draws = {p: post[p].to_numpy() for p in qlearning.PARAMS}
         div = int(trace.sample_stats["diverging"].to_numpy().sum())
         return draws, div
 
@@ -231,12 +178,12 @@ def _runner(kind, actions, rewards, settings, priors, q_init, likelihood):
     if settings.backend == "pymc":
         # pm.set_data mutates the model: a fresh one per call.
         with _PYMC_LOCK:
-            model = build_model(kind, actions, rewards, priors, q_init, likelihood)
+            model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)
         return make(model, settings)
     key = (kind, actions.shape[0], settings, priors, float(q_init), likelihood)
     with _COMPILE_LOCK:  # PyTensor's compilation is not thread-safe
         if key not in _NUTPIE_RUNNERS:
-            model = build_model(kind, actions, rewards, priors, q_init, likelihood)
+            model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)
             _NUTPIE_RUNNERS[key] = make(model, settings)
         return _NUTPIE_RUNNERS[key]
 
@@ -245,7 +192,7 @@ def sample_posteriors(
     kind: str,
     datasets: Iterable[tuple[object, np.ndarray, np.ndarray, int]],
     settings: SamplerSettings,
-    priors: Priors = Priors(),
+    priors: Priors,
     q_init: float = 0.5,
     likelihood: str = "op",
 ) -> Iterator[PosteriorFit]:
@@ -264,7 +211,7 @@ def sample_posteriors(
     q_init : float
         Initial Q value.
     likelihood : {"op", "scan"}
-        Likelihood implementation (see :func:`build_model`).
+        Likelihood implementation (see :func:`rlrecover.qlearning.build_model`).
 
     Notes
     -----
@@ -291,7 +238,7 @@ def sample_posteriors(
             compile_seconds = time.perf_counter() - t0
         start = time.perf_counter()
         try:
-            check_data(actions, rewards)
+            qlearning.check_data(actions, rewards)
             if actions.shape[0] != n_trials:
                 raise ValueError(
                     f"all datasets of one call need the same n_trials: {n_trials} "
@@ -317,3 +264,40 @@ def sample_posteriors(
                 compile_seconds=compile_seconds,
                 error=f"{type(exc).__name__}: {exc}",
             )
+
+
+def posterior_summary(
+    draws: dict[str, np.ndarray],
+    truth: dict[str, float],
+    levels: Sequence[float],
+) -> dict[str, float]:
+    """Point estimates, sd, central intervals and CDF at the truth from posterior draws.
+
+    Parameters
+    ----------
+    draws : dict of str to numpy.ndarray
+        Draws of each parameter, any shape (chains x draws is flattened).
+    truth : dict of str to float
+        True value of each parameter.
+    levels : sequence of float
+        Levels of the central intervals.
+
+    Returns
+    -------
+    dict
+        ``{p}_est`` (posterior mean), ``{p}_median``, ``{p}_sd``, ``{p}_cdf_true`` (share
+        of draws <= truth) and the interval bounds of each level.
+    """
+    out: dict[str, float] = {}
+    for p, x in draws.items():
+        x = np.asarray(x, dtype=float).ravel()
+        out[f"{p}_est"] = float(np.mean(x))
+        out[f"{p}_median"] = float(np.median(x))
+        out[f"{p}_sd"] = float(np.std(x, ddof=1))
+        out[f"{p}_cdf_true"] = float(np.mean(x <= truth[p]))
+        for level in levels:
+            lo, hi = interval_columns(p, level)
+            q = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
+            out[lo] = float(q[0])
+            out[hi] = float(q[1])
+    return out

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
+from rlrecover import qlearning
 from rlrecover.config import TaskSettings
-from rlrecover.model import simulate
 from rlrecover.seeds import dataset_rng
 
 __all__ = ["DATA_COLUMNS", "iter_datasets", "simulate_cell"]
@@ -15,19 +17,19 @@ DATA_COLUMNS = ["replicate", "trial", "action", "reward"]
 
 
 def simulate_cell(
-    seed: int, alpha: float, beta: float, replicates: int, task: TaskSettings
+    seed: int, truth: Mapping[str, float], replicates: int, task: TaskSettings
 ) -> pd.DataFrame:
     """Simulate every replicate of one grid cell.
 
-    Each replicate has its own generator derived from (seed, alpha, beta, replicate)
-    by :func:`rlrecover.seeds.dataset_rng`, so a dataset never depends on the grid.
+    Each replicate has its own generator derived from (seed, cell, replicate) by
+    :func:`rlrecover.seeds.dataset_rng`, so a dataset never depends on the grid.
 
     Parameters
     ----------
     seed : int
         Configured seed.
-    alpha, beta : float
-        True parameters of the cell.
+    truth : mapping of str to float
+        True value of each model parameter (the cell), in the model's order.
     replicates : int
         Number of datasets, >= 1.
     task : TaskSettings
@@ -43,13 +45,12 @@ def simulate_cell(
         raise ValueError(f"replicates must be an integer >= 1, got {replicates!r}")
     frames = []
     for rep in range(int(replicates)):
-        actions, rewards = simulate(
-            alpha,
-            beta,
-            task.n_trials,
-            task.reward_probs,
-            task.q_init,
-            rng=dataset_rng(seed, alpha, beta, rep),
+        actions, rewards = qlearning.simulate(
+            **truth,
+            n_trials=task.n_trials,
+            reward_probs=task.reward_probs,
+            q_init=task.q_init,
+            rng=dataset_rng(seed, list(truth.values()), rep),
         )
         frames.append(
             pd.DataFrame(

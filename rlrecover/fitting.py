@@ -3,46 +3,47 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 
 from rlrecover.config import Settings
 from rlrecover.data import iter_datasets
-from rlrecover.seeds import derive_seed, format_value
-from rlrecover.summary import METHODS, empty_row, interval_columns, summary_columns
+from rlrecover.seeds import derive_seed
+from rlrecover.summary import METHODS, cell_label, empty_row, interval_columns, summary_columns
 
-__all__ = ["fit_cell"]
+__all__ = ["BAYES_KINDS", "fit_cell"]
 
-_BAYES_KIND = {"pymc_potential": "potential", "pymc_bernoulli": "bernoulli"}
+#: The PyMC model each Bayesian method fits.
+BAYES_KINDS = {"pymc_potential": "potential", "pymc_bernoulli": "bernoulli"}
 
 
-def _fit_seed(settings: Settings, method: str, alpha: float, beta: float, rep: int) -> int:
-    seq = derive_seed(settings.seed, "fit", method, float(alpha), float(beta), int(rep))
+def _fit_seed(settings: Settings, method: str, truth: Mapping[str, float], rep: int) -> int:
+    seq = derive_seed(settings.seed, "fit", method, *map(float, truth.values()), int(rep))
     return int(seq.generate_state(1, dtype=np.uint32)[0])
 
 
-def _mle_rows(data, alpha_true, beta_true, settings, log):
+def _mle_rows(data, truth, settings, log) -> Iterator[dict]:
     from rlrecover.mle import delta_sd, fit_mle
 
     levels = settings.coverage_levels
     for rep, actions, rewards in iter_datasets(data):
-        row = empty_row(levels, "mle", alpha_true, beta_true, rep, len(actions))
+        row = empty_row(levels, "mle", truth, rep, len(actions))
         start = time.perf_counter()
         try:
             res = fit_mle(
                 actions,
                 rewards,
-                q_init=settings.task.q_init,
+                consts=(settings.task.q_init,),
                 n_starts=settings.mle.n_starts,
                 method=settings.mle.method,
                 levels=levels,
-                rng=np.random.default_rng(_fit_seed(settings, "mle", alpha_true, beta_true, rep)),
-                truth={"alpha": alpha_true, "beta": beta_true},
+                rng=np.random.default_rng(_fit_seed(settings, "mle", truth, rep)),
+                truth=dict(truth),
             )
             sd = delta_sd(res)
-            for p, est in (("alpha", res.alpha), ("beta", res.beta)):
+            for p, est in res.estimate.items():
                 # The Wald distribution is symmetric on the unconstrained scale, so its
                 # median maps back to the estimate itself.
                 row[f"{p}_est"] = est
@@ -61,18 +62,17 @@ def _mle_rows(data, alpha_true, beta_true, settings, log):
         yield row
 
 
-def _bayes_rows(method, data, alpha_true, beta_true, settings, log):
-    from rlrecover.bayes import sample_posteriors
-    from rlrecover.summary import posterior_summary
+def _bayes_rows(method, data, truth, settings, log) -> Iterator[dict]:
+    from rlrecover.bayes import posterior_summary, sample_posteriors
 
     levels = settings.coverage_levels
     datasets = [
-        (rep, actions, rewards, _fit_seed(settings, method, alpha_true, beta_true, rep))
+        (rep, actions, rewards, _fit_seed(settings, method, truth, rep))
         for rep, actions, rewards in iter_datasets(data)
     ]
     n_trials = {rep: len(actions) for rep, actions, _, _ in datasets}
     fits = sample_posteriors(
-        _BAYES_KIND[method],
+        BAYES_KINDS[method],
         datasets,
         settings.sampler,
         priors=settings.priors,
@@ -84,13 +84,11 @@ def _bayes_rows(method, data, alpha_true, beta_true, settings, log):
                 f"{method}: model ready in {fit.compile_seconds:.2f} s "
                 "(built and compiled once per process)"
             )
-        row = empty_row(levels, method, alpha_true, beta_true, fit.key, n_trials[fit.key])
+        row = empty_row(levels, method, truth, fit.key, n_trials[fit.key])
         if fit.error:
             row.update(status="failed", error=fit.error)
         else:
-            row.update(
-                posterior_summary(fit.draws, {"alpha": alpha_true, "beta": beta_true}, levels)
-            )
+            row.update(posterior_summary(fit.draws, truth, levels))
             row.update(
                 rhat_max=fit.rhat_max,
                 ess_bulk_min=fit.ess_bulk_min,
@@ -104,8 +102,7 @@ def _bayes_rows(method, data, alpha_true, beta_true, settings, log):
 def fit_cell(
     method: str,
     data: pd.DataFrame,
-    alpha_true: float,
-    beta_true: float,
+    truth: Mapping[str, float],
     settings: Settings,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
@@ -121,8 +118,8 @@ def fit_cell(
         Fitting method.
     data : pandas.DataFrame
         The cell's datasets, columns ``replicate, trial, action, reward``.
-    alpha_true, beta_true : float
-        True parameters of the cell.
+    truth : mapping of str to float
+        True value of each model parameter (the cell), in the model's order.
     settings : Settings
         Seeds, task, priors, sampler, MLE settings and coverage levels.
     log : callable, default print
@@ -135,11 +132,12 @@ def fit_cell(
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+    truth = {p: float(v) for p, v in truth.items()}
     if method == "mle":
-        rows = _mle_rows(data, alpha_true, beta_true, settings, log)
+        rows = _mle_rows(data, truth, settings, log)
     else:
-        rows = _bayes_rows(method, data, alpha_true, beta_true, settings, log)
-    cell = f"alpha~{format_value(alpha_true)}/beta~{format_value(beta_true)}"
+        rows = _bayes_rows(method, data, truth, settings, log)
+    cell = cell_label(truth)
     out = []
     for row in rows:
         line = f"{method} {cell} replicate {row['replicate']}: {row['seconds']:.3f} s, "

@@ -1,32 +1,93 @@
 """Maximum-likelihood fits with Wald intervals on the unconstrained scale.
 
-The optimiser works on ``u = logit(alpha)`` and ``v = log(beta)`` with the exact
-gradient from :func:`rlrecover.model.loglik_grad`. Several starting points (the
-first fixed, the rest drawn from the caller's generator) guard against local optima.
-Intervals come from the Hessian of the negative log-likelihood in (u, v), computed
-by central differences of the exact gradient, and are mapped back to (alpha, beta),
-so they always respect the parameter bounds.
+The optimiser works on each parameter's free value (for Q-learning ``logit(alpha)``
+and ``log(beta)``, as the model module's ``MLE_FREE`` says) with the exact gradient
+of the model's likelihood kernel. Several starting points (the model's fixed first
+start, the rest drawn from the caller's generator) guard against local optima.
+Intervals come from the Hessian of the negative log-likelihood on the free scale,
+computed by central differences of the exact gradient, and are mapped back, so they
+always respect the parameter bounds.
+
+Nothing here names a model's parameters: they come from the model module
+(:mod:`rlrecover.qlearning` by default), which provides ``KERNELS``, ``MLE_FREE``,
+``MLE_FIRST_START`` and ``mle_start``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 from scipy import optimize, special, stats
 
-from rlrecover import model
+from rlrecover import qlearning
 
-__all__ = ["U_BOUND", "V_BOUNDS", "MLEResult", "fit_mle"]
+__all__ = ["TRANSFORMS", "MLEResult", "Transform", "delta_sd", "fit_mle"]
 
-#: |logit(alpha)| is kept below this (alpha in about [6e-6, 1 - 6e-6]).
-U_BOUND = 12.0
-#: log(beta) is kept in this range (beta in [1e-3, 1e3]).
-V_BOUNDS = (math.log(1e-3), math.log(1e3))
 _AT_BOUND_TOL = 1e-3
 _HESS_STEP = 1e-5
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A map from a parameter's support to the real line, and back.
+
+    Scalar maps (``math``, exact for the optimiser) and array maps (numpy, which give
+    ``inf`` instead of raising at the ends: used for interval bounds and truths) are
+    kept apart on purpose: the two libraries can differ in the last bit.
+
+    Attributes
+    ----------
+    to_free, from_free : callable
+        Scalar maps to and from the free scale.
+    to_free_np, from_free_np : callable
+        The same maps as numpy functions (no error at the ends of the support).
+    chain : callable
+        ``chain(g, theta)``: ``g`` times d theta / d free at ``theta``.
+    """
+
+    to_free: Callable[[float], float]
+    from_free: Callable[[float], float]
+    to_free_np: Callable
+    from_free_np: Callable
+    chain: Callable[[float, float], float]
+
+
+def _log_np(x):
+    with np.errstate(divide="ignore"):
+        return np.log(x) if x > 0 else -np.inf
+
+
+def _exp_np(x):
+    with np.errstate(over="ignore"):  # a flat direction gives an unbounded interval
+        return np.exp(x)
+
+
+def _logit_np(x):
+    with np.errstate(divide="ignore"):
+        return special.logit(x)
+
+
+#: The transforms a model's ``MLE_FREE`` may name.
+TRANSFORMS: dict[str, Transform] = {
+    "logit": Transform(
+        to_free=special.logit,
+        from_free=special.expit,
+        to_free_np=_logit_np,
+        from_free_np=special.expit,
+        chain=lambda g, th: g * th * (1.0 - th),
+    ),
+    "log": Transform(
+        to_free=math.log,
+        from_free=math.exp,
+        to_free_np=_log_np,
+        from_free_np=_exp_np,
+        chain=lambda g, th: g * th,
+    ),
+}
 
 
 @dataclass
@@ -35,18 +96,18 @@ class MLEResult:
 
     Attributes
     ----------
-    alpha, beta : float
-        The estimate.
+    estimate : dict of str to float
+        The estimate of each parameter.
     nll : float
         Negative log-likelihood at the estimate.
     converged : bool
         The optimiser reported success for the best start.
     at_bound : bool
-        The estimate sits at a bound of the unconstrained box (alpha near 0 or 1,
-        beta near 1e-3 or 1e3): its Wald interval is not trustworthy.
-    se_u, se_v : float
-        Standard errors of logit(alpha) and log(beta); NaN when the Hessian is not
-        positive definite.
+        The estimate sits at a bound of the free box (for Q-learning alpha near 0 or
+        1, beta near 1e-3 or 1e3): its Wald interval is not trustworthy.
+    se_free : dict of str to float
+        Standard errors on the free scale; NaN when the Hessian is not positive
+        definite.
     intervals : dict
         ``{(param, level): (lower, upper)}``.
     cdf_true : dict
@@ -57,82 +118,91 @@ class MLEResult:
         Starting points tried.
     """
 
-    alpha: float
-    beta: float
+    estimate: dict[str, float]
     nll: float
     converged: bool
     at_bound: bool
-    se_u: float
-    se_v: float
+    se_free: dict[str, float]
     intervals: dict[tuple[str, float], tuple[float, float]] = field(default_factory=dict)
     cdf_true: dict[str, float] = field(default_factory=dict)
     message: str = ""
     n_starts: int = 1
 
 
-def _objective(x: np.ndarray, actions, rewards, q_init) -> tuple[float, np.ndarray]:
-    u, v = float(x[0]), float(x[1])
-    alpha = special.expit(u)
-    beta = math.exp(v)
-    g = np.empty(2)
-    ll = model._loglik_grad_kernel(alpha, beta, actions, rewards, q_init, g)
-    # chain rule: d alpha / du = alpha (1 - alpha), d beta / dv = beta
-    return -ll, np.array([-g[0] * alpha * (1.0 - alpha), -g[1] * beta])
+class _Problem:
+    """The negative log-likelihood of one dataset on the free scale."""
 
+    def __init__(self, model: ModuleType, actions, rewards, consts):
+        self.kernel = model.KERNELS.loglik_grad
+        self.params = model.KERNELS.params
+        self.transforms = [TRANSFORMS[model.MLE_FREE[p][0]] for p in self.params]
+        self.bounds = [model.MLE_FREE[p][1] for p in self.params]
+        self.actions = actions
+        self.rewards = rewards
+        self.consts = consts
 
-def _hessian(x: np.ndarray, actions, rewards, q_init) -> np.ndarray:
-    h = np.empty((2, 2))
-    for i in range(2):
-        step = np.zeros(2)
-        step[i] = _HESS_STEP
-        gp = _objective(x + step, actions, rewards, q_init)[1]
-        gm = _objective(x - step, actions, rewards, q_init)[1]
-        h[:, i] = (gp - gm) / (2 * _HESS_STEP)
-    return 0.5 * (h + h.T)
+    def theta(self, x: np.ndarray) -> list[float]:
+        return [t.from_free(float(xi)) for t, xi in zip(self.transforms, x, strict=True)]
 
+    def objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = self.theta(x)
+        g = np.empty(len(theta))
+        ll = self.kernel(*theta, self.actions, self.rewards, *self.consts, g)
+        grad = [t.chain(-g[i], theta[i]) for i, t in enumerate(self.transforms)]
+        return -ll, np.array(grad)
 
-def _starts(n_starts: int, rng: np.random.Generator) -> list[np.ndarray]:
-    # First start: the middle of the alpha range and a moderate beta.
-    starts = [np.array([0.0, math.log(3.0)])]
-    for _ in range(n_starts - 1):
-        alpha = rng.uniform(0.05, 0.95)
-        beta = math.exp(rng.uniform(math.log(0.3), math.log(30.0)))
-        starts.append(np.array([special.logit(alpha), math.log(beta)]))
-    return starts
+    def hessian(self, x: np.ndarray) -> np.ndarray:
+        k = len(x)
+        h = np.empty((k, k))
+        for i in range(k):
+            step = np.zeros(k)
+            step[i] = _HESS_STEP
+            gp = self.objective(x + step)[1]
+            gm = self.objective(x - step)[1]
+            h[:, i] = (gp - gm) / (2 * _HESS_STEP)
+        return 0.5 * (h + h.T)
+
+    def to_free(self, theta: dict[str, float]) -> np.ndarray:
+        return np.array(
+            [t.to_free(theta[p]) for p, t in zip(self.params, self.transforms, strict=True)]
+        )
 
 
 def fit_mle(
     actions: np.ndarray,
     rewards: np.ndarray,
     *,
-    q_init: float = 0.5,
-    n_starts: int = 5,
-    method: str = "L-BFGS-B",
-    levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+    consts: tuple[float, ...],
+    n_starts: int,
+    method: str,
+    levels: Sequence[float],
     rng: np.random.Generator,
     truth: dict[str, float] | None = None,
+    model: ModuleType = qlearning,
 ) -> MLEResult:
-    """Maximum-likelihood estimate of (alpha, beta) with Wald intervals.
+    """Maximum-likelihood estimate with Wald intervals.
 
     Parameters
     ----------
     actions, rewards : numpy.ndarray
         One dataset.
-    q_init : float, default 0.5
-        Initial Q value.
-    n_starts : int, default 5
-        Starting points; the first is fixed (alpha 0.5, beta 3), the others drawn
-        from ``rng``.
+    consts : tuple of float
+        The model's constants (for Q-learning ``(q_init,)``).
+    n_starts : int
+        Starting points; the first is the model's ``MLE_FIRST_START``, the others
+        drawn from ``rng`` by the model's ``mle_start``.
     method : {"L-BFGS-B", "BFGS"}
-        ``scipy.optimize.minimize`` method. L-BFGS-B keeps the search inside the
-        unconstrained box; BFGS runs unbounded and its result is clipped to the box.
+        ``scipy.optimize.minimize`` method. L-BFGS-B keeps the search inside the free
+        box; BFGS runs unbounded and its result is clipped to the box.
     levels : sequence of float
         Levels of the Wald intervals.
     rng : numpy.random.Generator
         Source of the random starting points.
     truth : dict, optional
-        ``{"alpha": ..., "beta": ...}``; when given, ``cdf_true`` holds the
-        approximate posterior CDF at the truth.
+        True value of each parameter; when given, ``cdf_true`` holds the approximate
+        posterior CDF at the truth.
+    model : module, default :mod:`rlrecover.qlearning`
+        The learning model.
 
     Returns
     -------
@@ -142,86 +212,81 @@ def fit_mle(
         raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
     if method not in ("L-BFGS-B", "BFGS"):
         raise ValueError(f"MLE method must be 'L-BFGS-B' or 'BFGS', got {method!r}")
-    actions, rewards = model._as_data(actions, rewards)
-    q_init = float(q_init)
-    box = [(-U_BOUND, U_BOUND), V_BOUNDS]
+    actions, rewards = model.as_data(actions, rewards)
+    problem = _Problem(model, actions, rewards, tuple(float(c) for c in consts))
+    starts = [problem.to_free(model.MLE_FIRST_START)]
+    starts += [problem.to_free(model.mle_start(rng)) for _ in range(int(n_starts) - 1)]
     best = None
-    for x0 in _starts(int(n_starts), rng):
+    for x0 in starts:
         res = optimize.minimize(
-            _objective,
+            problem.objective,
             x0,
-            args=(actions, rewards, q_init),
             jac=True,
             method=method,
-            bounds=box if method == "L-BFGS-B" else None,
+            bounds=problem.bounds if method == "L-BFGS-B" else None,
         )
         if best is None or (np.isfinite(res.fun) and res.fun < best.fun):
             best = res
-    x = np.array(
-        [np.clip(best.x[0], -U_BOUND, U_BOUND), np.clip(best.x[1], *V_BOUNDS)], dtype=float
+    x = np.array([np.clip(xi, *b) for xi, b in zip(best.x, problem.bounds, strict=True)])
+    nll = float(problem.objective(x)[0])
+    at_bound = any(
+        min(abs(xi - lo), abs(xi - hi)) < _AT_BOUND_TOL
+        for xi, (lo, hi) in zip(x, problem.bounds, strict=True)
     )
-    nll = float(_objective(x, actions, rewards, q_init)[0])
-    at_bound = bool(
-        abs(abs(x[0]) - U_BOUND) < _AT_BOUND_TOL
-        or min(abs(x[1] - V_BOUNDS[0]), abs(x[1] - V_BOUNDS[1])) < _AT_BOUND_TOL
-    )
-    alpha = float(special.expit(x[0]))
-    beta = float(math.exp(x[1]))
+    params = problem.params
+    transforms = problem.transforms
+    estimate = {
+        p: float(t.from_free(x[i]))
+        for i, (p, t) in enumerate(zip(params, transforms, strict=True))
+    }
     message = str(best.message)
 
-    se_u = se_v = math.nan
-    hess = _hessian(x, actions, rewards, q_init)
+    se = np.full(len(params), math.nan)
+    hess = problem.hessian(x)
     try:
         np.linalg.cholesky(hess)
         cov = np.linalg.inv(hess)
-        se_u, se_v = math.sqrt(cov[0, 0]), math.sqrt(cov[1, 1])
+        se = np.array([math.sqrt(cov[i, i]) for i in range(len(params))])
     except np.linalg.LinAlgError:
         message += "; Hessian not positive definite: no Wald intervals"
 
     out = MLEResult(
-        alpha=alpha,
-        beta=beta,
+        estimate=estimate,
         nll=nll,
         converged=bool(best.success),
-        at_bound=at_bound,
-        se_u=se_u,
-        se_v=se_v,
+        at_bound=bool(at_bound),
+        se_free={p: float(se[i]) for i, p in enumerate(params)},
         message=message,
         n_starts=int(n_starts),
     )
     for level in levels:
         z = float(stats.norm.ppf(0.5 + level / 2))
-        out.intervals[("alpha", level)] = (
-            float(special.expit(x[0] - z * se_u)),
-            float(special.expit(x[0] + z * se_u)),
-        )
-        with np.errstate(over="ignore"):  # a flat direction gives an unbounded interval
-            out.intervals[("beta", level)] = (
-                float(np.exp(x[1] - z * se_v)),
-                float(np.exp(x[1] + z * se_v)),
+        for i, (p, t) in enumerate(zip(params, transforms, strict=True)):
+            out.intervals[(p, level)] = (
+                float(t.from_free_np(x[i] - z * se[i])),
+                float(t.from_free_np(x[i] + z * se[i])),
             )
     if truth is not None:
-        with np.errstate(divide="ignore"):
-            u_true = special.logit(truth["alpha"])
-            v_true = np.log(truth["beta"]) if truth["beta"] > 0 else -np.inf
-        out.cdf_true["alpha"] = float(stats.norm.cdf((u_true - x[0]) / se_u))
-        out.cdf_true["beta"] = float(stats.norm.cdf((v_true - x[1]) / se_v))
+        for i, (p, t) in enumerate(zip(params, transforms, strict=True)):
+            out.cdf_true[p] = float(stats.norm.cdf((t.to_free_np(truth[p]) - x[i]) / se[i]))
     return out
 
 
-def delta_sd(result: MLEResult) -> dict[str, float]:
-    """Standard errors of alpha and beta on their natural scale (delta method).
+def delta_sd(result: MLEResult, model: ModuleType = qlearning) -> dict[str, float]:
+    """Standard errors of the parameters on their natural scale (delta method).
 
     Parameters
     ----------
     result : MLEResult
+    model : module, default :mod:`rlrecover.qlearning`
+        The learning model that was fitted.
 
     Returns
     -------
     dict
-        ``{"alpha": se, "beta": se}``.
+        Standard error of each parameter.
     """
     return {
-        "alpha": result.se_u * result.alpha * (1.0 - result.alpha),
-        "beta": result.se_v * result.beta,
+        p: TRANSFORMS[model.MLE_FREE[p][0]].chain(result.se_free[p], result.estimate[p])
+        for p in model.KERNELS.params
     }

@@ -8,6 +8,7 @@ existing dataset, and the jobs that produced it, untouched.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,15 +60,15 @@ def derive_seed(seed: int, *parts: object) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), *_key_words(*parts)])
 
 
-def dataset_rng(seed: int, alpha: float, beta: float, replicate: int) -> np.random.Generator:
-    """Generator that simulates replicate ``replicate`` of cell (alpha, beta).
+def dataset_rng(seed: int, cell: Sequence[float], replicate: int) -> np.random.Generator:
+    """Generator that simulates replicate ``replicate`` of a grid cell.
 
     Parameters
     ----------
     seed : int
         Configured seed.
-    alpha, beta : float
-        True parameter values of the cell.
+    cell : sequence of float
+        True parameter values of the cell, in the model's order.
     replicate : int
         Replicate number, starting at 0.
 
@@ -76,5 +77,5 @@ def dataset_rng(seed: int, alpha: float, beta: float, replicate: int) -> np.rand
     numpy.random.Generator
     """
     return np.random.default_rng(
-        derive_seed(seed, "data", float(alpha), float(beta), int(replicate))
+        derive_seed(seed, "data", *(float(v) for v in cell), int(replicate))
     )

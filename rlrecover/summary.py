@@ -1,26 +1,37 @@
-"""One summary row per fit, with the same columns for every method.
+"""The result table: one summary row per fit, the same columns for every method.
 
-This module fixes the layout of ``results/recovery.tsv``. Columns that do not apply
-to a method (R-hat for maximum likelihood, say) are left empty (NaN).
+This module is the one place that defines the layout of ``results/recovery.tsv``
+(and of the per-cell fit tables it stacks) and reads it back with fixed column
+types (:func:`read_recovery`). Columns that do not apply to a method (R-hat for
+maximum likelihood, say) are left empty (NaN).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import re
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
+
+from rlrecover.qlearning import PARAMS
+from rlrecover.seeds import format_value
 
 __all__ = [
     "METHODS",
     "PARAMS",
+    "cell_label",
     "empty_row",
     "interval_columns",
     "level_label",
-    "posterior_summary",
+    "levels_of",
+    "read_recovery",
+    "recovery_dtypes",
     "summary_columns",
 ]
 
-PARAMS: tuple[str, str] = ("alpha", "beta")
+#: Fitting methods, in report order.
 METHODS: tuple[str, ...] = ("mle", "pymc_potential", "pymc_bernoulli")
 
 
@@ -59,45 +70,55 @@ def summary_columns(levels: Sequence[float]) -> list[str]:
     -------
     list of str
     """
-    cols = [
-        "method",
-        "cell",
-        "alpha_true",
-        "beta_true",
-        "replicate",
-        "n_trials",
-        "alpha_est",
-        "beta_est",
-        "alpha_median",
-        "beta_median",
-        "alpha_sd",
-        "beta_sd",
-        "alpha_cdf_true",
-        "beta_cdf_true",
-    ]
+    cols = ["method", "cell"]
+    cols += [f"{p}_true" for p in PARAMS]
+    cols += ["replicate", "n_trials"]
+    for stat in _PARAM_STATS:
+        cols += [f"{p}_{stat}" for p in PARAMS]
     for level in levels:
         for p in PARAMS:
             cols.extend(interval_columns(p, level))
-    cols += [
-        "nll",
-        "converged",
-        "at_bound",
-        "rhat_max",
-        "ess_bulk_min",
-        "ess_tail_min",
-        "divergences",
-        "status",
-        "error",
-        "seconds",
-    ]
-    return cols
+    return cols + list(_TAIL_TYPES)
+
+
+#: Per-parameter statistics, each a float column ``{param}_{stat}``.
+_PARAM_STATS = ("est", "median", "sd", "cdf_true")
+
+#: The columns after the interval bounds, with their types (see :func:`read_recovery`).
+_TAIL_TYPES: dict[str, str] = {
+    "nll": "float64",
+    "converged": "boolean",
+    "at_bound": "boolean",
+    "rhat_max": "float64",
+    "ess_bulk_min": "float64",
+    "ess_tail_min": "float64",
+    "divergences": "float64",
+    "status": "string",
+    "error": "string",
+    "seconds": "float64",
+}
+_INTERVAL_RE = re.compile(r"^(?P<param>\w+)_(lower|upper)_(?P<level>[0-9.]+)$")
+
+
+def cell_label(truth: Mapping[str, float]) -> str:
+    """The label of a grid cell, as in paths and the ``cell`` column: ``alpha~0.5/beta~5``.
+
+    Parameters
+    ----------
+    truth : mapping of str to float
+        True value of each parameter, in the model's order.
+
+    Returns
+    -------
+    str
+    """
+    return "/".join(f"{p}~{format_value(v)}" for p, v in truth.items())
 
 
 def empty_row(
     levels: Sequence[float],
     method: str,
-    alpha_true: float,
-    beta_true: float,
+    truth: Mapping[str, float],
     replicate: int,
     n_trials: int,
 ) -> dict[str, object]:
@@ -109,8 +130,8 @@ def empty_row(
         Configured coverage levels.
     method : str
         One of :data:`METHODS`.
-    alpha_true, beta_true : float
-        True values of the cell.
+    truth : mapping of str to float
+        True value of each parameter (the cell).
     replicate : int
         Replicate number.
     n_trials : int
@@ -120,14 +141,11 @@ def empty_row(
     -------
     dict
     """
-    from rlrecover.seeds import format_value
-
     row: dict[str, object] = dict.fromkeys(summary_columns(levels), np.nan)
     row.update(
         method=method,
-        cell=f"alpha~{format_value(alpha_true)}/beta~{format_value(beta_true)}",
-        alpha_true=float(alpha_true),
-        beta_true=float(beta_true),
+        cell=cell_label(truth),
+        **{f"{p}_true": float(truth[p]) for p in PARAMS},
         replicate=int(replicate),
         n_trials=int(n_trials),
         status="ok",
@@ -136,38 +154,92 @@ def empty_row(
     return row
 
 
-def posterior_summary(
-    draws: dict[str, np.ndarray],
-    truth: dict[str, float],
-    levels: Sequence[float],
-) -> dict[str, float]:
-    """Point estimates, sd, central intervals and CDF at the truth from posterior draws.
+def levels_of(columns: Sequence[str]) -> list[float]:
+    """The coverage levels whose interval columns a table has, in column order.
 
     Parameters
     ----------
-    draws : dict of str to numpy.ndarray
-        Draws of each parameter, any shape (chains x draws is flattened).
-    truth : dict of str to float
-        True value of each parameter.
-    levels : sequence of float
-        Levels of the central intervals.
+    columns : sequence of str
+        Column names of a recovery table.
 
     Returns
     -------
-    dict
-        ``{p}_est`` (posterior mean), ``{p}_median``, ``{p}_sd``, ``{p}_cdf_true`` (share
-        of draws <= truth) and the interval bounds of each level.
+    list of float
+        Levels, e.g. ``[0.5, 0.9]`` for ``alpha_lower_50, ..., beta_upper_90``.
     """
-    out: dict[str, float] = {}
-    for p, x in draws.items():
-        x = np.asarray(x, dtype=float).ravel()
-        out[f"{p}_est"] = float(np.mean(x))
-        out[f"{p}_median"] = float(np.median(x))
-        out[f"{p}_sd"] = float(np.std(x, ddof=1))
-        out[f"{p}_cdf_true"] = float(np.mean(x <= truth[p]))
-        for level in levels:
-            lo, hi = interval_columns(p, level)
-            q = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
-            out[lo] = float(q[0])
-            out[hi] = float(q[1])
-    return out
+    levels: list[float] = []
+    for col in columns:
+        m = _INTERVAL_RE.match(col)
+        if m and m["param"] in PARAMS:
+            level = float(m["level"]) / 100
+            if level not in levels:
+                levels.append(level)
+    return levels
+
+
+def recovery_dtypes(levels: Sequence[float]) -> dict[str, str]:
+    """Column types of a recovery table with intervals at ``levels``.
+
+    Parameters
+    ----------
+    levels : sequence of float
+        Coverage levels.
+
+    Returns
+    -------
+    dict of str to str
+        pandas dtype of each column of :func:`summary_columns`.
+    """
+    types = dict.fromkeys(summary_columns(levels), "float64")
+    types.update(method="string", cell="string", replicate="int64", n_trials="int64")
+    types.update(_TAIL_TYPES)
+    return types
+
+
+def read_recovery(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a recovery table (``results/recovery.tsv`` or a fit table) with fixed types.
+
+    Text columns are pandas strings (``error`` is ``""`` when empty), ``converged``
+    and ``at_bound`` nullable booleans, ``replicate`` and ``n_trials`` integers and
+    every other column float64, whatever the file's values look like.
+
+    Parameters
+    ----------
+    path : path-like
+        A TSV file with the columns of :func:`summary_columns` for some levels.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        If the columns are not those of a recovery table, naming the file.
+    """
+    header = pd.read_csv(path, sep="\t", nrows=0).columns.tolist()
+    levels = levels_of(header)
+    expected = summary_columns(levels)
+    if header != expected:
+        missing = [c for c in expected if c not in header]
+        extra = [c for c in header if c not in expected]
+        raise ValueError(
+            f"{path} is not a recovery table: missing columns {missing}, unexpected {extra}"
+        )
+    types = recovery_dtypes(levels)
+    text = {c: t for c, t in types.items() if t in ("string", "boolean")}
+    frame = pd.read_csv(
+        path,
+        sep="\t",
+        dtype={**types, **dict.fromkeys(text, "string")},
+        keep_default_na=False,
+        na_values={c: [""] for c in types if c not in text},
+    )
+    for col, kind in text.items():
+        values = frame[col].fillna("")
+        if kind == "boolean":
+            lower = values.str.strip().str.lower()
+            frame[col] = lower.map({"true": True, "false": False, "": pd.NA}).astype("boolean")
+        else:
+            frame[col] = values
+    return frame

@@ -6,8 +6,6 @@ rule aggregate:
         "results/recovery.tsv",
     log:
         "results/logs/aggregate.log",
-    conda:
-        "../envs/rlrecover.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -42,8 +40,6 @@ rule tables:
         ),
     log:
         "results/logs/tables.log",
-    conda:
-        "../envs/rlrecover.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -78,8 +74,6 @@ rule plots:
         ),
     log:
         "results/logs/plots.log",
-    conda:
-        "../envs/rlrecover.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -102,8 +96,6 @@ rule html_report:
         "results/report.html",
     log:
         "results/logs/report.log",
-    conda:
-        "../envs/rlrecover.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,24 +1,18 @@
-"""Helpers shared by the rules: config checks, grid cells, paths, input functions.
+"""Paths, grid cells and input/params functions shared by the rules.
 
 This file defines no rules. Everything that reads ``config`` is a function, so it
 sees the validated config with its defaults filled in.
 """
 
-import math
-from pathlib import Path
+import itertools
 
-import yaml
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
-
+from rlrecover.qlearning import PARAMS
 from rlrecover.seeds import format_value
 from rlrecover.summary import METHODS
 
 # Canonical grid values as written by rlrecover.seeds.format_value ("{:.12g}"):
 # "5", "0.5", "2.5", "1e-05", "1e+20". Grid values are never negative.
 NUMBER_REGEX = r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?"
-
-PARAMS = ("alpha", "beta")
 
 TABLES = {
     "recovery_metrics": "results/tables/recovery_metrics.tsv",
@@ -41,103 +35,6 @@ FIT_SECTIONS = ("seed", "task", "mle", "priors", "sampler", "coverage_levels")
 
 
 # ---------------------------------------------------------------------------
-# Config checks
-# ---------------------------------------------------------------------------
-
-
-def check_yaml_syntax(path):
-    """Stop with the position of the error if ``path`` exists but is not valid YAML."""
-    if not Path(path).exists():
-        return
-    try:
-        with open(path, encoding="utf-8") as f:
-            yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        raise WorkflowError(f"{path} is not valid YAML:\n{e}") from None
-
-
-def _config_sources():
-    """The config files (and --config) in the order they were applied."""
-    cli = [str(f) for f in workflow.overwrite_configfiles]
-    files = [str(f) for f in workflow.configfiles if str(f) not in cli] + cli
-    if workflow.config_settings.overwrite_config:
-        files.append("--config")
-    return ", then ".join(dict.fromkeys(files)) or "the config"
-
-
-def _error_location(error):
-    return " -> ".join(str(p) for p in error.absolute_path) or "(top level)"
-
-
-def _hint(error):
-    """YAML reads ``1e-3`` as text; it needs a decimal point: ``1.0e-3``."""
-    if error.validator == "type" and isinstance(error.instance, str):
-        try:
-            float(error.instance)
-        except ValueError:
-            return ""
-        return " (write numbers without quotes; in exponent form with a point, e.g. 1.0e-3)"
-    return ""
-
-
-def config_errors(cfg, schema):
-    """Messages ``"grid -> alpha -> 1: 1.5 is greater than the maximum of 1"``."""
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(schema)
-    errors = sorted(
-        validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path))
-    )
-    return [f"{_error_location(e)}: {e.message}{_hint(e)}" for e in errors]
-
-
-def grid_errors(cfg):
-    """Checks the schema cannot express: finite values, distinct canonical values."""
-    messages = []
-    grid = cfg.get("grid")
-    for param in PARAMS:
-        values = grid.get(param) if isinstance(grid, dict) else None
-        if not isinstance(values, list):
-            continue
-        labels = []
-        for i, v in enumerate(values):
-            if not isinstance(v, int | float) or isinstance(v, bool):
-                continue  # reported by the schema
-            if math.isfinite(v):
-                labels.append(format_value(v))
-            else:
-                messages.append(f"grid -> {param} -> {i}: {v} is not a finite number")
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
-        if dupes:
-            messages.append(
-                f"grid -> {param}: {values} repeats values (equal to 12 significant "
-                f"digits): {', '.join(dupes)}"
-            )
-    return messages
-
-
-def validate_config(cfg, schema_path):
-    """Validate ``cfg`` against the schema, listing every problem; then fill defaults.
-
-    Snakemake's own ``validate`` stops at the first problem and prints the schema;
-    here every problem is listed as ``key -> key -> index: message``.
-    """
-    schema_file = Path(workflow.basedir) / schema_path
-    with open(schema_file, encoding="utf-8") as f:
-        schema = yaml.safe_load(f)
-    messages = config_errors(cfg, schema) + grid_errors(cfg)
-    if messages:
-        lines = "\n".join(f"  {m}" for m in messages)
-        raise WorkflowError(
-            f"Invalid configuration in {_config_sources()} "
-            f"({len(messages)} problem(s); allowed values: comments in config.yaml "
-            f"and {schema_path}):\n{lines}"
-        )
-    # Snakemake's validate fills in the defaults of the schema (in place).
-    validate(cfg, schema_file.as_posix())
-
-
-# ---------------------------------------------------------------------------
 # Grid cells and the files they produce
 # ---------------------------------------------------------------------------
 
@@ -148,16 +45,20 @@ def grid_labels(param):
 
 
 def cells():
-    """Every configured cell as ``(alpha, beta)`` path labels."""
-    return [(a, b) for a in grid_labels("alpha") for b in grid_labels("beta")]
+    """Every configured cell as ``{param: path label}``."""
+    return [
+        dict(zip(PARAMS, values))
+        for values in itertools.product(*(grid_labels(p) for p in PARAMS))
+    ]
 
 
-def data_files():
-    return [f"results/data/alpha~{a}/beta~{b}.tsv" for a, b in cells()]
+def cell_path():
+    """A cell's part of a path, with wildcards: ``alpha~{alpha}/beta~{beta}``."""
+    return "/".join(f"{p}~{{{p}}}" for p in PARAMS)
 
 
 def fit_files():
-    return [p.format(alpha=a, beta=b) for a, b in cells() for p in fit_outputs()]
+    return [path.format(**cell) for cell in cells() for path in fit_outputs()]
 
 
 # ---------------------------------------------------------------------------
@@ -182,17 +83,15 @@ def fit_config(wildcards):
 def fit_methods():
     """Configured methods in canonical order: one job fits them all for one cell.
 
-    Starting Python and importing PyMC costs ~5 s, more than a cell's maximum
-    likelihood fits, so one process per cell imports once, compiles each PyMC model
-    once and fits every replicate with every method.
+    Starting Python, importing PyMC and compiling a model cost more than a cell's
+    maximum-likelihood fits, so one job per cell pays them once for every replicate
+    and every method.
     """
     return [m for m in METHODS if m in config["methods"]]
 
 
 def fit_outputs():
-    return [
-        f"results/fits/{m}/alpha~{{alpha}}/beta~{{beta}}.tsv" for m in fit_methods()
-    ]
+    return [f"results/fits/{m}/{cell_path()}.tsv" for m in fit_methods()]
 
 
 def all_fit_files(wildcards):
@@ -200,51 +99,7 @@ def all_fit_files(wildcards):
     return fit_files()
 
 
-# ---------------------------------------------------------------------------
-# The fit job
-# ---------------------------------------------------------------------------
+def cell_truth(wildcards):
+    """The true parameter values of a job's cell, as floats."""
+    return {p: float(wildcards[p]) for p in PARAMS}
 
-
-def fit_job(data_path, outputs, methods, fit_cfg, wildcards, log_path):
-    """Fit one cell with every configured method; one table per method.
-
-    Runs inside the Snakemake process when jobs run as threads (the workflow profile
-    sets ``force-use-threads``): PyMC is then imported once per run and each model
-    compiled once, and nutpie samples outside the GIL, so jobs still run in parallel.
-    On a cluster each job is its own process and pays the import and compile itself.
-    """
-    import pandas as pd
-    from threadpoolctl import threadpool_limits
-
-    from rlrecover import fitting
-    from rlrecover.config import Settings
-    from rlrecover.summary import summary_columns
-
-    threadpool_limits(limits=1)  # one core per job; BLAS work here is tiny anyway
-    settings = Settings.from_config(fit_cfg)
-    alpha = float(wildcards.alpha)
-    beta = float(wildcards.beta)
-    columns = summary_columns(settings.coverage_levels)
-    with open(log_path, "w", encoding="utf-8") as stream:
-
-        def log(line):
-            stream.write(f"{line.rstrip()}\n")
-            stream.flush()
-
-        try:
-            data = pd.read_csv(data_path, sep="\t")
-            for method, path in zip(methods, outputs, strict=True):
-                n = data["replicate"].nunique()
-                log(f"fitting {n} datasets of alpha={alpha}, beta={beta} with {method}")
-                result = fitting.fit_cell(method, data, alpha, beta, settings, log)
-                if list(result.columns) != columns:
-                    raise ValueError(
-                        f"fit_cell returned columns {list(result.columns)}"
-                    )
-                result.to_csv(path, sep="\t", index=False)
-                log(f"wrote {len(result)} rows to {path}")
-        except Exception:
-            import traceback
-
-            log(traceback.format_exc())
-            raise

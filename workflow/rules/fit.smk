@@ -1,9 +1,26 @@
+from rlrecover.jobs import fit_job
+
+
 rule fit:
     """Fit every replicate of one cell with every configured method.
 
-    One job per cell; each PyMC model is compiled once for all replicates (once per
-    Snakemake run when jobs run as threads, see profiles/default), and only
-    the data change between replicates. One table per method.
+    One job per cell writes one table per method; each PyMC model is compiled once
+    for all replicates, and only the data change between them.
+
+    Threaded mode, the contract that makes a run fast:
+    - the job body is a ``run:`` block calling ``rlrecover.jobs.fit_job`` (a
+      ``script:`` would start a new Python process per job);
+    - ``force-use-threads: true`` in ``profiles/default/config.yaml`` (read by
+      Snakemake by itself) runs such jobs as threads of the Snakemake process, so
+      PyMC is imported once per run;
+    - ``rlrecover.bayes`` keeps one compiled nutpie model per model specification
+      for the life of the process, built under a lock because PyTensor's compiler is
+      not thread-safe; ``pm.sample`` runs (``sampler.backend: pymc``) hold a second
+      lock; nutpie samples outside Python's GIL, so ``--cores N`` runs N fits at once;
+    - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
+      fit job runs (``threads: 1``), and restores them when the last one ends.
+    Without the profile (``--workflow-profile none``, or on a cluster) every job is
+    its own process: same results, but each pays the imports and compilation.
     """
     input:
         data="results/data/alpha~{alpha}/beta~{beta}.tsv",
@@ -13,13 +30,12 @@ rule fit:
         "results/logs/fit/alpha~{alpha}/beta~{beta}.log",
     benchmark:
         "results/benchmarks/fit/alpha~{alpha}/beta~{beta}.tsv"
-    conda:
-        "../envs/rlrecover.yaml"
     threads: 1
     resources:
         mem_mb=3000,
     params:
         config=fit_config,
         methods=fit_methods(),
+        truth=cell_truth,
     run:
-        fit_job(input.data, output, params.methods, params.config, wildcards, log[0])
+        fit_job(input.data, output, params.methods, params.config, params.truth, log[0])

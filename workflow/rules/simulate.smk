@@ -6,12 +6,11 @@ rule simulate:
         "results/logs/simulate/alpha~{alpha}/beta~{beta}.log",
     benchmark:
         "results/benchmarks/simulate/alpha~{alpha}/beta~{beta}.tsv"
-    conda:
-        "../envs/rlrecover.yaml"
     threads: 1
     resources:
         mem_mb=500,
     params:
         config=simulate_config,
+        truth=cell_truth,
     script:
         "../scripts/simulate.py"

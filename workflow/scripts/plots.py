@@ -11,8 +11,9 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 
 from rlrecover.plots import plot_coverage, plot_recovery  # noqa: E402
+from rlrecover.summary import read_recovery  # noqa: E402
 
-recovery = pd.read_csv(snakemake.input.recovery, sep="\t")
+recovery = read_recovery(snakemake.input.recovery)
 coverage = pd.read_csv(snakemake.input.coverage, sep="\t")
 
 for param in ("alpha", "beta"):

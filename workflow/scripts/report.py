@@ -7,6 +7,7 @@ log = _job.start(snakemake)
 import pandas as pd  # noqa: E402
 
 from rlrecover.report import write_report  # noqa: E402
+from rlrecover.summary import read_recovery  # noqa: E402
 
 
 def read(path):
@@ -17,7 +18,7 @@ inp = snakemake.input
 write_report(
     snakemake.output[0],
     config=dict(snakemake.params.config),
-    recovery=read(inp.recovery),
+    recovery=read_recovery(inp.recovery),
     metrics=read(inp.metrics),
     coverage=read(inp.coverage),
     diagnostics=read(inp.diagnostics),

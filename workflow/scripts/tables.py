@@ -4,7 +4,6 @@ import _job
 
 log = _job.start(snakemake)
 
-import pandas as pd  # noqa: E402
 
 from rlrecover.analysis import (  # noqa: E402
     coverage_table,
@@ -12,8 +11,9 @@ from rlrecover.analysis import (  # noqa: E402
     recovery_metrics,
     runtime_table,
 )
+from rlrecover.summary import read_recovery  # noqa: E402
 
-recovery = pd.read_csv(snakemake.input.recovery, sep="\t")
+recovery = read_recovery(snakemake.input.recovery)
 levels = [float(x) for x in snakemake.params.levels]
 log(f"read {len(recovery)} fits")
 

@@ -1,0 +1,284 @@
+"""PyTensor Ops that call a learning model's numba kernels: value and derivatives in one pass.
+
+* :class:`LogLikOp`: the log-likelihood of trials 2..n and its gradient (the
+  ``pm.Potential`` model).
+* :class:`RightProbsOp`: the right-arm probabilities of trials 2..n and their Jacobian
+  (the ``pm.Bernoulli`` model).
+* :class:`ChoiceLogLikOp`: the Bernoulli log-likelihood of observed choices under
+  those probabilities, in one pass. Models do not build it:
+  :func:`rlrecover.rewrites.fuse_bernoulli_loglik` puts it in place of the Bernoulli
+  model's summed log-probability.
+
+Every Op takes the model's parameters as scalar inputs, then the data ``actions``
+and ``rewards``; its props are the learning model's module name (whose ``KERNELS``
+record, :class:`rlrecover.kernels.Kernels`, holds the kernels) and the model's
+constants. The Ops are registered for PyTensor's numba backend (used by nutpie) and
+also work in the default C/Python backend through ``perform`` (used by ``pm.sample``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import disconnected_type
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from pytensor.link.numba.cache import compile_numba_function_src
+from pytensor.link.numba.dispatch.basic import (
+    numba_njit,
+    register_funcify_default_op_cache_key,
+)
+
+from rlrecover.kernels import Kernels, kernels_of
+
+__all__ = ["ChoiceLogLikOp", "LogLikOp", "RightProbsOp", "loglik_op", "right_probs_op"]
+
+
+def _data_inputs(actions, rewards):
+    actions = pt.as_tensor_variable(actions)
+    rewards = pt.as_tensor_variable(rewards)
+    if actions.ndim != 1 or rewards.ndim != 1:
+        raise TypeError("actions and rewards must be vectors")
+    if not actions.dtype.startswith("int"):
+        raise TypeError(f"actions must be integer, got dtype {actions.dtype}")
+    # No casts: the kernels specialise on the data's dtypes (pm.Data stores int32).
+    return actions, rewards
+
+
+class _KernelOp(Op):
+    """Shared part of the Ops: props, inputs ``(*params, actions, rewards)``, kernels."""
+
+    __props__ = ("model", "consts")
+
+    def __init__(self, model: str, consts: tuple[float, ...]):
+        self.model = str(model)
+        self.consts = tuple(float(c) for c in consts)
+        super().__init__()
+
+    @property
+    def kernels(self) -> Kernels:
+        """The learning model's kernels."""
+        return kernels_of(self.model)
+
+    @property
+    def n_params(self) -> int:
+        """Number of parameter inputs."""
+        return self.kernels.n_params
+
+    def _output_types(self):
+        raise NotImplementedError
+
+    def make_node(self, *inputs):
+        k = self.n_params
+        if len(inputs) != k + 2:
+            raise TypeError(
+                f"{type(self).__name__} takes {k} parameters, actions and rewards; "
+                f"got {len(inputs)} inputs"
+            )
+        params = [pt.as_tensor_variable(p).astype("float64") for p in inputs[:k]]
+        for name, p in zip(self.kernels.params, params, strict=True):
+            if p.ndim != 0:
+                raise TypeError(f"parameter {name} must be a scalar, got {p.type}")
+        actions, rewards = _data_inputs(*inputs[k:])
+        return Apply(self, [*params, actions, rewards], self._output_types())
+
+    def connection_pattern(self, node):
+        k = self.n_params
+        return [[True, True]] * k + [[False, False]] * (len(node.inputs) - k)
+
+
+class LogLikOp(_KernelOp):
+    """Log-likelihood of trials 2..n and its gradient w.r.t. the parameters, in one pass.
+
+    Inputs: the parameters (float64 scalars), ``actions`` (integer vector),
+    ``rewards`` (vector). Outputs: the log-likelihood (scalar) and its gradient
+    (vector). Only the first output is differentiable; the gradient output is what
+    :meth:`L_op` reuses, so a compiled logp-and-gradient function runs the kernel once.
+    """
+
+    def _output_types(self):
+        return [pt.dscalar(), pt.dvector()]
+
+    def _kernel(self, inputs, grad):
+        k = self.n_params
+        params = [float(p) for p in inputs[:k]]
+        return self.kernels.loglik_grad(*params, *inputs[k:], *self.consts, grad)
+
+    def perform(self, node, inputs, output_storage):
+        grad = np.empty(self.n_params)
+        ll = self._kernel(inputs, grad)
+        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
+        output_storage[1][0] = grad
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(), (self.n_params,)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        # Only the log-likelihood is differentiable (w.r.t. the parameters); the gradient
+        # output is reused. The data inputs are disconnected.
+        grad = outputs[1]
+        g_ll = output_grads[0]
+        k = self.n_params
+        return [g_ll * grad[i] for i in range(k)] + [disconnected_type() for _ in inputs[k:]]
+
+
+class RightProbsOp(_KernelOp):
+    """Right-arm probabilities on trials 2..n and their Jacobian, in one pass.
+
+    Inputs as :class:`LogLikOp`. Outputs: ``p`` (vector of n-1) and ``jac``
+    (n-1 x n_params, derivatives of ``p`` w.r.t. the parameters). The vector-Jacobian
+    product of ``p`` is ``g @ jac``.
+    """
+
+    def _output_types(self):
+        return [pt.dvector(), pt.dmatrix()]
+
+    def perform(self, node, inputs, output_storage):
+        k = self.n_params
+        actions, rewards = inputs[k:]
+        m = max(actions.shape[0] - 1, 0)
+        p = np.empty(m)
+        jac = np.empty((m, k))
+        params = [float(x) for x in inputs[:k]]
+        self.kernels.right_probs_jac(*params, actions, rewards, *self.consts, p, jac)
+        output_storage[0][0] = p
+        output_storage[1][0] = jac
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        m = pt.maximum(input_shapes[self.n_params][0] - 1, 0)
+        return [(m,), (m, self.n_params)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        # Only p is differentiable; the Jacobian output is reused for its VJP.
+        jac = outputs[1]
+        g_p = output_grads[0]
+        vjp = pt.dot(g_p, jac)
+        k = self.n_params
+        return [vjp[i] for i in range(k)] + [disconnected_type() for _ in inputs[k:]]
+
+
+class ChoiceLogLikOp(LogLikOp):
+    """Bernoulli log-likelihood of observed choices under the learnt probabilities.
+
+    ``sum_t log Bernoulli(observed[t-1] | p_t)`` with ``p_t`` the right-arm
+    probability of trial t (as :class:`RightProbsOp`), and its gradient w.r.t. the
+    parameters, in one pass. Inputs: the parameters, ``actions``, ``rewards`` (which
+    drive the learning) and ``observed`` (integer vector of n-1). An observation other
+    than 0 or 1 gives ``-inf``, as ``pm.Bernoulli`` does. Outputs as :class:`LogLikOp`.
+    """
+
+    def make_node(self, *inputs):
+        node = super().make_node(*inputs[:-1])
+        observed = pt.as_tensor_variable(inputs[-1])
+        if observed.ndim != 1 or not observed.dtype.startswith("int"):
+            raise TypeError(
+                f"observed must be an integer vector, got {observed.type} ({observed.dtype})"
+            )
+        return Apply(self, [*node.inputs, observed], self._output_types())
+
+    def _kernel(self, inputs, grad):
+        k = self.n_params
+        params = [float(p) for p in inputs[:k]]
+        return self.kernels.choice_loglik_grad(*params, *inputs[k:], *self.consts, grad)
+
+
+# The numba versions. Each is generated for the model's number of parameters and
+# constants, as the same straight-line code a hand-written wrapper would be.
+
+_LOGLIK_SRC = """\
+def {name}({params}, {data}):
+    grad = np.empty({k})
+    ll = kernel({items}, {data}, {consts}, grad)
+    out = np.empty((), dtype=np.float64)
+    out[()] = ll
+    return out, grad
+"""
+
+_RIGHT_PROBS_SRC = """\
+def {name}({params}, {data}):
+    n = actions.shape[0]
+    m = n - 1 if n > 0 else 0
+    p = np.empty(m)
+    jac = np.empty((m, {k}))
+    kernel({items}, {data}, {consts}, p, jac)
+    return p, jac
+"""
+
+
+def _numba_wrapper(op, template, name, kernel, data):
+    k = op.n_params
+    params = [f"p{i}" for i in range(k)]
+    consts = {f"c{i}": c for i, c in enumerate(op.consts)}
+    src = template.format(
+        name=name,
+        params=", ".join(params),
+        items=", ".join(f"{p}.item()" for p in params),
+        data=", ".join(data),
+        consts=", ".join(consts),
+        k=k,
+    )
+    fn = compile_numba_function_src(src, name, global_env={"np": np, "kernel": kernel, **consts})
+    return numba_njit(fn), op.kernels.salt
+
+
+@register_funcify_default_op_cache_key(LogLikOp)
+def _numba_funcify_loglik(op, node=None, **kwargs):
+    return _numba_wrapper(
+        op, _LOGLIK_SRC, "loglik_op", op.kernels.loglik_grad, ["actions", "rewards"]
+    )
+
+
+@register_funcify_default_op_cache_key(RightProbsOp)
+def _numba_funcify_right_probs(op, node=None, **kwargs):
+    return _numba_wrapper(
+        op, _RIGHT_PROBS_SRC, "right_probs_op", op.kernels.right_probs_jac, ["actions", "rewards"]
+    )
+
+
+@register_funcify_default_op_cache_key(ChoiceLogLikOp)
+def _numba_funcify_choice_loglik(op, node=None, **kwargs):
+    return _numba_wrapper(
+        op,
+        _LOGLIK_SRC,
+        "choice_loglik_op",
+        op.kernels.choice_loglik_grad,
+        ["actions", "rewards", "observed"],
+    )
+
+
+def loglik_op(model: str, consts: tuple[float, ...], params, actions, rewards):
+    """Symbolic log-likelihood of trials 2..n through :class:`LogLikOp`.
+
+    Parameters
+    ----------
+    model : str
+        The learning model's module, e.g. ``"rlrecover.qlearning"``.
+    consts : tuple of float
+        The model's constants (for Q-learning ``(q_init,)``).
+    params : sequence of TensorVariable or float
+        The parameters (scalars), in the model's order.
+    actions, rewards : TensorVariable or array-like
+        Observed data (vectors; actions integer).
+
+    Returns
+    -------
+    TensorVariable
+        Scalar log-likelihood.
+    """
+    return LogLikOp(model, consts)(*params, actions, rewards)[0]
+
+
+def right_probs_op(model: str, consts: tuple[float, ...], params, actions, rewards):
+    """Symbolic right-arm probabilities on trials 2..n through :class:`RightProbsOp`.
+
+    Parameters
+    ----------
+    model, consts, params, actions, rewards
+        As in :func:`loglik_op`.
+
+    Returns
+    -------
+    TensorVariable
+        Vector of length n - 1.
+    """
+    return RightProbsOp(model, consts)(*params, actions, rewards)[0]
