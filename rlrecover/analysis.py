@@ -27,6 +27,7 @@ __all__ = [
     "RHAT_MAX",
     "coverage_table",
     "diagnostics",
+    "is_missing",
     "method_order",
     "recovery_metrics",
     "runtime_table",
@@ -112,12 +113,25 @@ def method_order(methods: Iterable[object]) -> list[str]:
         Distinct method names, ``mle, pymc_potential, pymc_bernoulli`` first (those
         present), then any other name in alphabetical order.
     """
-    present = {str(m) for m in methods if not _is_missing(m)}
+    present = {str(m) for m in methods if not is_missing(m)}
     known = [m for m in METHODS if m in present]
     return known + sorted(present - set(known))
 
 
-def _is_missing(x: object) -> bool:
+def is_missing(x: object) -> bool:
+    """Whether one table cell holds no value.
+
+    Parameters
+    ----------
+    x : object
+        A cell value, of any type.
+
+    Returns
+    -------
+    bool
+        True for ``None``, ``pandas.NA`` and NaN (float or NumPy floating); False for
+        everything else, including text, infinities and values that are not numbers.
+    """
     if x is None or x is pd.NA:
         return True
     try:
@@ -128,7 +142,7 @@ def _is_missing(x: object) -> bool:
 
 def _flag(x: object) -> bool | None:
     """Read a boolean cell that may have come back from a TSV as text or a number."""
-    if _is_missing(x):
+    if is_missing(x):
         return None
     if isinstance(x, bool | np.bool_):
         return bool(x)
@@ -451,7 +465,7 @@ def diagnostics(
     for i in range(n):
         why: list[str] = []
         if not ok[i]:
-            err = "" if _is_missing(errors[i]) else str(errors[i]).strip()
+            err = "" if is_missing(errors[i]) else str(errors[i]).strip()
             why.append(f"failed: {err}" if err else "failed")
         else:
             bad = [p for p in PARAMS if not np.isfinite(est[p][i])]
@@ -487,7 +501,7 @@ def diagnostics(
             "at_bound": pd.array(bound, dtype="boolean"),
             "alpha_est": est["alpha"],
             "beta_est": est["beta"],
-            "error": ["" if _is_missing(e) else str(e) for e in errors],
+            "error": ["" if is_missing(e) else str(e) for e in errors],
         },
         columns=DIAGNOSTIC_COLUMNS,
     )[flagged]

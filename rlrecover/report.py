@@ -26,7 +26,7 @@ from rlrecover.analysis import (
     COVERAGE_COLUMNS,
     ESS_MIN,
     RHAT_MAX,
-    _is_missing,
+    is_missing,
     method_order,
 )
 
@@ -78,7 +78,7 @@ def _esc(x: object) -> str:
 
 def _fmt(x: object) -> str:
     """Text of one table cell: 4 significant digits for floats, '–' for missing."""
-    if _is_missing(x):
+    if is_missing(x):
         return "–"
     if isinstance(x, bool | np.bool_):
         return "yes" if x else "no"
@@ -332,8 +332,7 @@ def _coverage_section(coverage: pd.DataFrame, figs: list[str]) -> str:
     lev = pd.to_numeric(pooled["level"], errors="coerce")
     inside = (pooled["ci_low"] <= lev) & (lev <= pooled["ci_high"])
     pooled["nominal_in_band"] = [
-        None if _is_missing(lo) else bool(v)
-        for lo, v in zip(pooled["ci_low"], inside, strict=True)
+        None if is_missing(lo) else bool(v) for lo, v in zip(pooled["ci_low"], inside, strict=True)
     ]
     head = {
         "level": "nominal level",

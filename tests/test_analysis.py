@@ -13,6 +13,7 @@ from scipy import stats
 from rlrecover.analysis import (
     coverage_table,
     diagnostics,
+    is_missing,
     recovery_metrics,
     runtime_table,
     wilson_interval,
@@ -143,6 +144,20 @@ def test_all_failed_method_gives_empty_rows():
     assert list(m.method.unique()) == ["mle", "pymc_potential"]
     dm = m[m.method == "pymc_potential"]
     assert (dm.n == 0).all() and dm.bias.isna().all() and dm.rmse.isna().all()
+
+
+@pytest.mark.parametrize(
+    "value", [None, pd.NA, math.nan, np.nan, np.float32("nan"), np.float64("nan")]
+)
+def test_is_missing_true(value):
+    assert is_missing(value)
+
+
+@pytest.mark.parametrize(
+    "value", [0, 0.0, math.inf, -math.inf, "", "nan", "x", False, np.int64(3), (1, 2)]
+)
+def test_is_missing_false(value):
+    assert not is_missing(value)
 
 
 def test_wilson_matches_reference():
