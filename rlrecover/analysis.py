@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, rankdata
+from scipy.stats import binomtest, rankdata
 
 from rlrecover.summary import METHODS, PARAMS, interval_columns
 
@@ -224,9 +224,10 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 
     Notes
     -----
-    With :math:`\\hat p = k/n` and :math:`z` the :math:`(1+c)/2` normal quantile, the
-    interval is :math:`(\\hat p + z^2/2n \\pm z\\sqrt{\\hat p(1-\\hat p)/n + z^2/4n^2})
-    / (1 + z^2/n)`.
+    Computed by ``scipy.stats.binomtest(k, n).proportion_ci(confidence_level=confidence,
+    method="wilson")``. With :math:`\\hat p = k/n` and :math:`z` the :math:`(1+c)/2`
+    normal quantile, the interval is :math:`(\\hat p + z^2/2n \\pm z\\sqrt{\\hat p(1-\\hat p)/n
+    + z^2/4n^2}) / (1 + z^2/n)`.
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
@@ -234,13 +235,8 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
         raise ValueError(f"need 0 <= k <= n, got k={k!r}, n={n!r}")
     if n == 0:
         return math.nan, math.nan
-    z = float(norm.ppf(0.5 + confidence / 2.0))
-    p = k / n
-    z2n = z * z / n
-    denom = 1.0 + z2n
-    centre = (p + z2n / 2.0) / denom
-    half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 # --------------------------------------------------------------------------- metrics

@@ -173,6 +173,23 @@ def test_wilson_matches_reference():
         wilson_interval(5, 3)
 
 
+def test_wilson_hand_computed():
+    # 9 successes in 10 trials, 95%: z = 1.959963984540054, p = 0.9, z^2/n = 0.384146,
+    # centre = (0.9 + 0.192073) / 1.384146 = 0.788987,
+    # half = z * sqrt(0.009 + 0.009604) / 1.384146 = 0.193137,
+    # evaluated in 40-digit decimal arithmetic with z from statistics.NormalDist.
+    lo, hi = wilson_interval(9, 10)
+    assert lo == pytest.approx(0.5958499732047616, rel=1e-12)
+    assert hi == pytest.approx(0.9821237869049271, rel=1e-12)
+    # 99%: z = 2.5758293035489, centre = 0.740458, half = 0.247690
+    lo99, hi99 = wilson_interval(9, 10, confidence=0.99)
+    assert lo99 == pytest.approx(0.4927682287671065, rel=1e-12)
+    assert hi99 == pytest.approx(0.9881484965889671, rel=1e-12)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError):
+            wilson_interval(9, 10, confidence=bad)
+
+
 def test_coverage_counts_exact():
     rec = make_recovery()
     c = coverage_table(rec, LEVELS)
