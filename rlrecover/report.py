@@ -53,6 +53,8 @@ _MAX_TEXT = 400
 # A text column with a cell longer than this gets a minimum width, so that a long
 # message wraps into a readable block instead of a narrow strip.
 _WIDE_TEXT = 60
+# Headers of columns that several tables share.
+_TRUE_HEADERS = {"alpha_true": "true alpha", "beta_true": "true beta"}
 
 # Built at import, so a package installed without its templates fails at once.
 _ENV = jinja2.Environment(
@@ -156,8 +158,10 @@ def _plain(x: Any) -> Any:
 
 
 def _config_yaml(config: Mapping[str, Any]) -> str:
+    # Flow style for innermost lists and mappings only: ``alpha: [0.1, 0.5]``, as in
+    # config.yaml, rather than one line per value.
     return yaml.safe_dump(
-        _plain(config), sort_keys=False, default_flow_style=False, allow_unicode=True
+        _plain(config), sort_keys=False, default_flow_style=None, allow_unicode=True, width=88
     )
 
 
@@ -240,6 +244,7 @@ def _metrics(metrics: pd.DataFrame) -> dict[str, Table]:
     pooled = _ordered(metrics[metrics["cell"].astype(str) == ALL_CELLS])
     cells = _ordered(metrics[metrics["cell"].astype(str) != ALL_CELLS])
     head = {
+        **_TRUE_HEADERS,
         "n": "n (ok fits)",
         "bias": "bias",
         "rmse": "RMSE",
@@ -289,7 +294,7 @@ def _coverage(coverage: pd.DataFrame, figures: list[dict[str, str]]) -> dict[str
             sort=False,
         )
         wide.columns = [f"level {_fmt(float(x))}" for x in wide.columns]
-        out["cells"] = _table(_ordered(wide.reset_index()))
+        out["cells"] = _table(_ordered(wide.reset_index()), _TRUE_HEADERS)
     return out
 
 
@@ -325,6 +330,7 @@ def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> 
         "ess_bulk_min": "min bulk ESS",
         "ess_tail_min": "min tail ESS",
         "divergences": "divergences",
+        "at_bound": "at bound",
     }
     out.update(counts=_table(counts), flagged=_table(diag[cols], head))
     return out

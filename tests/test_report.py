@@ -113,6 +113,12 @@ def test_text_is_escaped(report_html):
     assert "ValueError: &lt;script&gt;" in diag  # the failed fit and its error are listed
 
 
+def test_config_lists_on_one_line(report_html):
+    config = report_html[report_html.index('id="config"') : report_html.index('id="recovery"')]
+    assert "alpha: [0.3, 0.8]" in config and "reward_probs: [0.4, 0.6]" in config
+    assert "seed: 123" in config
+
+
 def test_no_external_resources(report_html):
     assert "http://" not in report_html and "https://" not in report_html
     for m in re.finditer(r'(?:src|href)\s*=\s*"([^"]*)"', report_html):
