@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, rankdata
+from scipy.stats import binomtest, rankdata
 
 from rlrecover.summary import METHODS, PARAMS, interval_columns
 
@@ -27,6 +27,7 @@ __all__ = [
     "RHAT_MAX",
     "coverage_table",
     "diagnostics",
+    "is_missing",
     "method_order",
     "recovery_metrics",
     "runtime_table",
@@ -112,12 +113,25 @@ def method_order(methods: Iterable[object]) -> list[str]:
         Distinct method names, ``mle, pymc_potential, pymc_bernoulli`` first (those
         present), then any other name in alphabetical order.
     """
-    present = {str(m) for m in methods if not _is_missing(m)}
+    present = {str(m) for m in methods if not is_missing(m)}
     known = [m for m in METHODS if m in present]
     return known + sorted(present - set(known))
 
 
-def _is_missing(x: object) -> bool:
+def is_missing(x: object) -> bool:
+    """Whether one table cell holds no value.
+
+    Parameters
+    ----------
+    x : object
+        A cell value, of any type.
+
+    Returns
+    -------
+    bool
+        True for ``None``, ``pandas.NA`` and NaN (float or NumPy floating); False for
+        everything else, including text, infinities and values that are not numbers.
+    """
     if x is None or x is pd.NA:
         return True
     try:
@@ -128,7 +142,7 @@ def _is_missing(x: object) -> bool:
 
 def _flag(x: object) -> bool | None:
     """Read a boolean cell that may have come back from a TSV as text or a number."""
-    if _is_missing(x):
+    if is_missing(x):
         return None
     if isinstance(x, bool | np.bool_):
         return bool(x)
@@ -210,9 +224,10 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 
     Notes
     -----
-    With :math:`\\hat p = k/n` and :math:`z` the :math:`(1+c)/2` normal quantile, the
-    interval is :math:`(\\hat p + z^2/2n \\pm z\\sqrt{\\hat p(1-\\hat p)/n + z^2/4n^2})
-    / (1 + z^2/n)`.
+    Computed by ``scipy.stats.binomtest(k, n).proportion_ci(confidence_level=confidence,
+    method="wilson")``. With :math:`\\hat p = k/n` and :math:`z` the :math:`(1+c)/2`
+    normal quantile, the interval is :math:`(\\hat p + z^2/2n \\pm z\\sqrt{\\hat p(1-\\hat p)/n
+    + z^2/4n^2}) / (1 + z^2/n)`.
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
@@ -220,13 +235,8 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
         raise ValueError(f"need 0 <= k <= n, got k={k!r}, n={n!r}")
     if n == 0:
         return math.nan, math.nan
-    z = float(norm.ppf(0.5 + confidence / 2.0))
-    p = k / n
-    z2n = z * z / n
-    denom = 1.0 + z2n
-    centre = (p + z2n / 2.0) / denom
-    half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -451,7 +461,7 @@ def diagnostics(
     for i in range(n):
         why: list[str] = []
         if not ok[i]:
-            err = "" if _is_missing(errors[i]) else str(errors[i]).strip()
+            err = "" if is_missing(errors[i]) else str(errors[i]).strip()
             why.append(f"failed: {err}" if err else "failed")
         else:
             bad = [p for p in PARAMS if not np.isfinite(est[p][i])]
@@ -487,7 +497,7 @@ def diagnostics(
             "at_bound": pd.array(bound, dtype="boolean"),
             "alpha_est": est["alpha"],
             "beta_est": est["beta"],
-            "error": ["" if _is_missing(e) else str(e) for e in errors],
+            "error": ["" if is_missing(e) else str(e) for e in errors],
         },
         columns=DIAGNOSTIC_COLUMNS,
     )[flagged]

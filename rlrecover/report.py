@@ -3,20 +3,24 @@
 :func:`render_report` is a pure function from the study's tables, config and figure
 files to an HTML string; :func:`write_report` writes that string to a file. The page
 has inline CSS, figures embedded as base64 ``data:`` URIs and no external resource,
-so it can be mailed or archived on its own. All text taken from the inputs is
-HTML-escaped.
+so it can be mailed or archived on its own.
+
+The markup, CSS and explanatory text live in the Jinja2 template
+``rlrecover/templates/report.html.j2`` (with ``report.css``). This module only
+prepares what the template shows: every table cell is formatted to text here, and
+Jinja2's autoescaping HTML-escapes all of it.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 import pandas as pd
 import yaml
@@ -26,7 +30,7 @@ from rlrecover.analysis import (
     COVERAGE_COLUMNS,
     ESS_MIN,
     RHAT_MAX,
-    _is_missing,
+    is_missing,
     method_order,
 )
 
@@ -43,42 +47,35 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("runtime", "Run time"),
 )
 
+_TEMPLATE = "report.html.j2"
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 _MAX_TEXT = 400
+# A text column with a cell longer than this gets a minimum width, so that a long
+# message wraps into a readable block instead of a narrow strip.
+_WIDE_TEXT = 60
+# Headers of columns that several tables share.
+_TRUE_HEADERS = {"alpha_true": "true alpha", "beta_true": "true beta"}
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.3em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
-h3 { font-size: 1.05em; margin-top: 1.4em; }
-nav ul { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 1em; }
-pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.8em; overflow-x: auto; }
-table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.88em; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.55em; vertical-align: top; }
-th { background: #f0f0f0; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.text { max-width: 38em; overflow-wrap: anywhere; }
-tr:nth-child(even) td { background: #fafafa; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { font-size: 0.9em; color: #555; }
-.guide { background: #eef5fb; border-left: 4px solid #5b9bd5; padding: 0.6em 1em; }
-.note { color: #555; font-size: 0.92em; }
-details summary { cursor: pointer; margin: 0.4em 0; }
-"""
+# Built at import, so a package installed without its templates fails at once.
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("rlrecover", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+# A table as the template's ``table`` macro reads it (see :func:`_table`).
+Table = dict[str, list[Any]]
 
 
 # --------------------------------------------------------------------------- formatting
 
 
-def _esc(x: object) -> str:
-    return html.escape(str(x), quote=True)
-
-
 def _fmt(x: object) -> str:
     """Text of one table cell: 4 significant digits for floats, '–' for missing."""
-    if _is_missing(x):
+    if is_missing(x):
         return "–"
     if isinstance(x, bool | np.bool_):
         return "yes" if x else "no"
@@ -105,34 +102,44 @@ def _is_num(x: object) -> bool:
     )
 
 
-def _table(df: pd.DataFrame, headers: Mapping[str, str] | None = None) -> str:
-    """An escaped HTML table of ``df`` (index dropped)."""
+def _numeric_column(col: pd.Series) -> bool:
+    """Whether a column holds numbers: every value present is one (or, with no value
+    present, the dtype is numeric). Such columns are right-aligned."""
+    present = [x for x in col if not is_missing(x)]
+    if present:
+        return all(_is_num(x) for x in present)
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
+def _table(df: pd.DataFrame, headers: Mapping[str, str] | None = None) -> Table:
+    """``df`` (index dropped) as display text, for the template's ``table`` macro.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The rows and columns to show.
+    headers : mapping of str to str, optional
+        Header text by column name; other columns are headed by their name.
+
+    Returns
+    -------
+    dict
+        ``{"columns": [{"label", "num", "wide"}, ...], "rows": [[text, ...], ...]}``.
+        Cells are formatted by :func:`_fmt`. ``num`` marks a column of numbers
+        (right-aligned), ``wide`` a text column with a cell longer than
+        ``_WIDE_TEXT`` characters (given a minimum width so it wraps into a block).
+    """
     headers = dict(headers or {})
-    cols = list(df.columns)
-    head = "".join(f"<th>{_esc(headers.get(c, c))}</th>" for c in cols)
-    body = []
-    for row in df.itertuples(index=False, name=None):
-        cells = []
-        for v in row:
-            cls = "num" if _is_num(v) else "text"
-            cells.append(f'<td class="{cls}">{_esc(_fmt(v))}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (
-        "<table>\n<thead><tr>"
-        + head
-        + "</tr></thead>\n<tbody>\n"
-        + "\n".join(body)
-        + "\n</tbody>\n</table>"
-    )
-
-
-def _p(text: str, cls: str | None = None) -> str:
-    attr = f' class="{cls}"' if cls else ""
-    return f"<p{attr}>{_esc(text)}</p>"
-
-
-def _details(summary: str, content: str) -> str:
-    return f"<details>\n<summary>{_esc(summary)}</summary>\n{content}\n</details>"
+    text = df.map(_fmt)
+    columns = [
+        {
+            "label": str(headers.get(c, c)),
+            "num": _numeric_column(df[c]),
+            "wide": any(len(t) > _WIDE_TEXT for t in text[c]),
+        }
+        for c in df.columns
+    ]
+    return {"columns": columns, "rows": text.to_numpy(dtype=object).tolist()}
 
 
 def _plain(x: Any) -> Any:
@@ -151,20 +158,19 @@ def _plain(x: Any) -> Any:
 
 
 def _config_yaml(config: Mapping[str, Any]) -> str:
+    # Flow style for innermost lists and mappings only: ``alpha: [0.1, 0.5]``, as in
+    # config.yaml, rather than one line per value.
     return yaml.safe_dump(
-        _plain(config), sort_keys=False, default_flow_style=False, allow_unicode=True
+        _plain(config), sort_keys=False, default_flow_style=None, allow_unicode=True, width=88
     )
 
 
-def _image(key: str, path: str | os.PathLike[str]) -> str:
+def _figure(key: str, path: str | os.PathLike[str]) -> dict[str, str]:
+    """A figure file as a ``data:`` URI and its caption."""
     path = Path(path)
     mime = _MIME.get(path.suffix.lower(), "image/png")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    caption = key.replace("_", " ")
-    return (
-        f'<figure>\n<img src="data:{mime};base64,{data}" alt="{_esc(caption)}">\n'
-        f"<figcaption>{_esc(caption)}</figcaption>\n</figure>"
-    )
+    return {"src": f"data:{mime};base64,{data}", "caption": key.replace("_", " ")}
 
 
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
@@ -188,12 +194,7 @@ def _list(values: Sequence[object]) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _section(sid: str, body: str) -> str:
-    heading = dict(SECTIONS)[sid]
-    return f'<section id="{sid}">\n<h2>{_esc(heading)}</h2>\n{body}\n</section>'
-
-
-def _summary_section(config: Mapping[str, Any], recovery: pd.DataFrame) -> str:
+def _summary(config: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any]:
     methods = method_order(recovery["method"]) if "method" in recovery else []
     alphas = _values(recovery["alpha_true"]) if "alpha_true" in recovery else []
     betas = _values(recovery["beta_true"]) if "beta_true" in recovery else []
@@ -214,7 +215,7 @@ def _summary_section(config: Mapping[str, Any], recovery: pd.DataFrame) -> str:
     n_ok = int(ok.sum())
     seed = config.get("seed") if isinstance(config, Mapping) else None
 
-    items = [
+    facts = [
         ("Methods", _list(methods)),
         ("True alpha values", _list(alphas)),
         ("True beta values", _list(betas)),
@@ -224,8 +225,6 @@ def _summary_section(config: Mapping[str, Any], recovery: pd.DataFrame) -> str:
         ("Seed", _fmt(seed) if seed is not None else "–"),
         ("Fits", f"{n_total} in total: {n_ok} succeeded, {n_total - n_ok} failed"),
     ]
-    dl = "\n".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in items)
-
     per_method = []
     for m in methods:
         sel = recovery["method"].astype(str) == m
@@ -237,103 +236,32 @@ def _summary_section(config: Mapping[str, Any], recovery: pd.DataFrame) -> str:
                 "failed": int((sel & ~ok).sum()),
             }
         )
-    table = _table(pd.DataFrame(per_method, columns=["method", "fits", "ok", "failed"]))
-
-    intro = (
-        "This is a parameter recovery study of a Q-learning model of a two-armed bandit "
-        "with learning rate alpha (in [0, 1]) and inverse temperature beta (> 0). "
-        "Choice data were simulated from every combination of the true values below, "
-        "several datasets per combination, and each dataset was fitted by each method. "
-        "Comparing the estimates with the known true values shows how well, and how "
-        "honestly, each method recovers the parameters."
-    )
-    guide = (
-        "Good recovery means the estimates sit close to the "
-        "true values: in the recovery plots the points hug the dashed identity line, "
-        "bias is near 0, RMSE is small relative to the range of true values, and the "
-        "correlation between true and estimated values is close to 1. Honest "
-        "uncertainty means that an X% interval contains the true value in about X% of "
-        "datasets: in the coverage plot the lines follow the diagonal, and the nominal "
-        "level lies inside the shaded binomial (Wilson) band, which shows how much the "
-        "empirical coverage can vary by chance with this many datasets. Coverage well "
-        "below nominal means overconfident intervals; well above means overly wide "
-        "ones. Fits listed under 'Fits to look at' (sampler warnings, estimates at a "
-        "bound, failures) deserve inspection before trusting the numbers."
-    )
-    return (
-        _p(intro)
-        + f"\n<dl>\n{dl}\n</dl>\n"
-        + table
-        + f'\n<div class="guide">\n<h3>How to read this report</h3>\n<p>{_esc(guide)}</p>\n</div>'
-    )
+    table = pd.DataFrame(per_method, columns=["method", "fits", "ok", "failed"])
+    return {"facts": facts, "per_method": _table(table)}
 
 
-def _config_section(config: Mapping[str, Any]) -> str:
-    return _p("The workflow configuration used for this run:") + (
-        f"\n<pre>{_esc(_config_yaml(config))}</pre>"
-    )
-
-
-def _recovery_section(figs: list[str]) -> str:
-    guide = (
-        "Each point is one dataset: its true value on the horizontal axis (replicates "
-        "of a cell are spread slightly sideways so they do not hide each other) and "
-        "its estimate (maximum likelihood, or posterior mean for PyMC) on the vertical "
-        "axis. Black diamonds are the mean estimate per cell. Points on the dashed "
-        "identity line are recovered perfectly; a cloud that is systematically above "
-        "or below the line is biased, a wide cloud is noisy. Beta is on log-log axes, "
-        "where equal distances mean equal ratios."
-    )
-    body = _p(guide)
-    if figs:
-        body += "\n" + "\n".join(figs)
-    else:
-        body += "\n" + _p("No recovery figures were supplied.", "note")
-    return body
-
-
-def _metrics_section(metrics: pd.DataFrame) -> str:
+def _metrics(metrics: pd.DataFrame) -> dict[str, Table]:
     pooled = _ordered(metrics[metrics["cell"].astype(str) == ALL_CELLS])
     cells = _ordered(metrics[metrics["cell"].astype(str) != ALL_CELLS])
     head = {
+        **_TRUE_HEADERS,
         "n": "n (ok fits)",
         "bias": "bias",
         "rmse": "RMSE",
         "pearson_r": "Pearson r",
         "spearman_r": "Spearman r",
     }
-    body = _p(
-        "Bias is the mean of estimate − truth, RMSE the root mean squared error; both "
-        "are in the units of the parameter. Correlations compare true and estimated "
-        "values across all cells (within one cell the truth is constant, so no "
-        "correlation is given). Failed fits are excluded."
-    )
-    body += "\n<h3>All cells pooled</h3>\n" + _table(
-        pooled[["method", "parameter", "n", "bias", "rmse", "pearson_r", "spearman_r"]], head
-    )
-    cols = ["method", "parameter", "cell", "alpha_true", "beta_true", "n", "bias", "rmse"]
-    body += "\n<h3>Per cell</h3>\n" + _details(
-        f"Show {len(cells)} rows", _table(cells[cols], head)
-    )
-    return body
+    pooled_cols = ["method", "parameter", "n", "bias", "rmse", "pearson_r", "spearman_r"]
+    cell_cols = ["method", "parameter", "cell", "alpha_true", "beta_true", "n", "bias", "rmse"]
+    return {"pooled": _table(pooled[pooled_cols], head), "cells": _table(cells[cell_cols], head)}
 
 
-def _coverage_section(coverage: pd.DataFrame, figs: list[str]) -> str:
-    body = _p(
-        "Share of datasets whose central interval (credible interval for PyMC, "
-        "confidence interval for maximum likelihood, where available) contains the "
-        "true value, at each nominal level. The 95% Wilson interval gives the range "
-        "of coverage compatible with chance; if the nominal level lies outside it, "
-        "the intervals are miscalibrated."
-    )
-    if figs:
-        body += "\n" + "\n".join(figs)
+def _coverage(coverage: pd.DataFrame, figures: list[dict[str, str]]) -> dict[str, Any]:
     pooled = _ordered(coverage[coverage["cell"].astype(str) == ALL_CELLS]).copy()
     lev = pd.to_numeric(pooled["level"], errors="coerce")
     inside = (pooled["ci_low"] <= lev) & (lev <= pooled["ci_high"])
     pooled["nominal_in_band"] = [
-        None if _is_missing(lo) else bool(v)
-        for lo, v in zip(pooled["ci_low"], inside, strict=True)
+        None if is_missing(lo) else bool(v) for lo, v in zip(pooled["ci_low"], inside, strict=True)
     ]
     head = {
         "level": "nominal level",
@@ -346,9 +274,11 @@ def _coverage_section(coverage: pd.DataFrame, figs: list[str]) -> str:
     }
     # Pooled rows have no cell and no true values: every other coverage column.
     pooled_columns = [c for c in COVERAGE_COLUMNS if c not in ("cell", "alpha_true", "beta_true")]
-    body += "\n<h3>All cells pooled</h3>\n" + _table(
-        pooled[[*pooled_columns, "nominal_in_band"]], head
-    )
+    out: dict[str, Any] = {
+        "figures": figures,
+        "pooled": _table(pooled[[*pooled_columns, "nominal_in_band"]], head),
+        "cells": None,
+    }
     cells = coverage[coverage["cell"].astype(str) != ALL_CELLS]
     if len(cells):
         c = cells.copy()
@@ -364,23 +294,19 @@ def _coverage_section(coverage: pd.DataFrame, figs: list[str]) -> str:
             sort=False,
         )
         wide.columns = [f"level {_fmt(float(x))}" for x in wide.columns]
-        wide = _ordered(wide.reset_index())
-        body += "\n<h3>Per cell</h3>\n" + _p(
-            "Coverage (covered/n) per cell and nominal level.", "note"
-        )
-        body += _details(f"Show {len(wide)} rows", _table(wide))
-    return body
+        out["cells"] = _table(_ordered(wide.reset_index()), _TRUE_HEADERS)
+    return out
 
 
-def _diagnostics_section(diag: pd.DataFrame, rhat_max: float, ess_min: float) -> str:
-    criteria = (
-        f"A fit is listed when it failed, when R-hat > {rhat_max:g}, when the bulk "
-        f"effective sample size < {ess_min:g}, when the sampler reported divergent "
-        "transitions (PyMC), or when the maximum-likelihood optimiser did not "
-        "converge or stopped at a parameter bound (MLE)."
-    )
+def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rhat_max": f"{rhat_max:g}",
+        "ess_min": f"{ess_min:g}",
+        "counts": None,
+        "flagged": None,
+    }
     if diag is None or diag.empty:
-        return _p(criteria) + "\n" + _p("No fits were flagged.")
+        return out
     diag = _ordered(diag)
     counts = diag.groupby("method", sort=False).size().rename("flagged fits").reset_index()
     cols = [
@@ -404,19 +330,13 @@ def _diagnostics_section(diag: pd.DataFrame, rhat_max: float, ess_min: float) ->
         "ess_bulk_min": "min bulk ESS",
         "ess_tail_min": "min tail ESS",
         "divergences": "divergences",
+        "at_bound": "at bound",
     }
-    return (
-        _p(criteria)
-        + "\n"
-        + _p(f"{len(diag)} fit(s) were flagged.")
-        + "\n"
-        + _table(counts)
-        + "\n"
-        + _details(f"Show all {len(diag)} flagged fits", _table(diag[cols], head))
-    )
+    out.update(counts=_table(counts), flagged=_table(diag[cols], head))
+    return out
 
 
-def _runtime_section(runtime: pd.DataFrame) -> str:
+def _runtime(runtime: pd.DataFrame) -> Table:
     head = {
         "n_fits": "fits",
         "n_ok": "ok",
@@ -426,11 +346,7 @@ def _runtime_section(runtime: pd.DataFrame) -> str:
         "median_seconds": "median (s)",
         "max_seconds": "max (s)",
     }
-    return (
-        _p("Wall-clock time of each fit, including failed ones, as recorded by the fit jobs.")
-        + "\n"
-        + _table(_ordered(runtime), head)
-    )
+    return _table(_ordered(runtime), head)
 
 
 # --------------------------------------------------------------------------- public
@@ -483,28 +399,21 @@ def render_report(
     FileNotFoundError
         If an image file does not exist.
     """
-    rec_figs: list[str] = []
-    cov_figs: list[str] = []
+    rec_figs: list[dict[str, str]] = []
+    cov_figs: list[dict[str, str]] = []
     for key, path in images.items():
-        (cov_figs if "coverage" in str(key).lower() else rec_figs).append(_image(str(key), path))
+        (cov_figs if "coverage" in str(key).lower() else rec_figs).append(_figure(str(key), path))
 
-    sections = {
-        "summary": _summary_section(config, recovery),
-        "config": _config_section(config),
-        "recovery": _recovery_section(rec_figs),
-        "metrics": _metrics_section(metrics),
-        "coverage": _coverage_section(coverage, cov_figs),
-        "diagnostics": _diagnostics_section(diagnostics, rhat_max, ess_min),
-        "runtime": _runtime_section(runtime),
-    }
-    nav = "".join(f'<li><a href="#{sid}">{_esc(h)}</a></li>' for sid, h in SECTIONS)
-    body = "\n\n".join(_section(sid, sections[sid]) for sid, _ in SECTIONS)
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{_esc(title)}</h1>\n<nav><ul>{nav}</ul></nav>\n\n{body}\n</body>\n</html>\n"
+    return _ENV.get_template(_TEMPLATE).render(
+        title=title,
+        sections=SECTIONS,
+        summary=_summary(config, recovery),
+        config_yaml=_config_yaml(config),
+        recovery_figures=rec_figs,
+        metrics=_metrics(metrics),
+        coverage=_coverage(coverage, cov_figs),
+        diagnostics=_diagnostics(diagnostics, rhat_max, ess_min),
+        runtime=_runtime(runtime),
     )
 
 

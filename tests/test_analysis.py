@@ -13,6 +13,7 @@ from scipy import stats
 from rlrecover.analysis import (
     coverage_table,
     diagnostics,
+    is_missing,
     recovery_metrics,
     runtime_table,
     wilson_interval,
@@ -145,6 +146,20 @@ def test_all_failed_method_gives_empty_rows():
     assert (dm.n == 0).all() and dm.bias.isna().all() and dm.rmse.isna().all()
 
 
+@pytest.mark.parametrize(
+    "value", [None, pd.NA, math.nan, np.nan, np.float32("nan"), np.float64("nan")]
+)
+def test_is_missing_true(value):
+    assert is_missing(value)
+
+
+@pytest.mark.parametrize(
+    "value", [0, 0.0, math.inf, -math.inf, "", "nan", "x", False, np.int64(3), (1, 2)]
+)
+def test_is_missing_false(value):
+    assert not is_missing(value)
+
+
 def test_wilson_matches_reference():
     lo, hi = wilson_interval(7, 20)
     assert lo == pytest.approx(0.1811918241010821, rel=1e-9)
@@ -156,6 +171,23 @@ def test_wilson_matches_reference():
     assert all(math.isnan(x) for x in wilson_interval(0, 0))
     with pytest.raises(ValueError):
         wilson_interval(5, 3)
+
+
+def test_wilson_hand_computed():
+    # 9 successes in 10 trials, 95%: z = 1.959963984540054, p = 0.9, z^2/n = 0.384146,
+    # centre = (0.9 + 0.192073) / 1.384146 = 0.788987,
+    # half = z * sqrt(0.009 + 0.009604) / 1.384146 = 0.193137,
+    # evaluated in 40-digit decimal arithmetic with z from statistics.NormalDist.
+    lo, hi = wilson_interval(9, 10)
+    assert lo == pytest.approx(0.5958499732047616, rel=1e-12)
+    assert hi == pytest.approx(0.9821237869049271, rel=1e-12)
+    # 99%: z = 2.5758293035489, centre = 0.740458, half = 0.247690
+    lo99, hi99 = wilson_interval(9, 10, confidence=0.99)
+    assert lo99 == pytest.approx(0.4927682287671065, rel=1e-12)
+    assert hi99 == pytest.approx(0.9881484965889671, rel=1e-12)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError):
+            wilson_interval(9, 10, confidence=bad)
 
 
 def test_coverage_counts_exact():

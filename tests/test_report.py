@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,6 +113,12 @@ def test_text_is_escaped(report_html):
     assert "ValueError: &lt;script&gt;" in diag  # the failed fit and its error are listed
 
 
+def test_config_lists_on_one_line(report_html):
+    config = report_html[report_html.index('id="config"') : report_html.index('id="recovery"')]
+    assert "alpha: [0.3, 0.8]" in config and "reward_probs: [0.4, 0.6]" in config
+    assert "seed: 123" in config
+
+
 def test_no_external_resources(report_html):
     assert "http://" not in report_html and "https://" not in report_html
     for m in re.finditer(r'(?:src|href)\s*=\s*"([^"]*)"', report_html):
@@ -153,3 +164,92 @@ def test_tables_round_tripped_through_tsv(tmp_path):
         assert f'<section id="{sid}">' in html
     assert html.count("data:image/png;base64,") == 3
     assert "2 fit(s) were flagged." in html
+
+
+def _tiny_inputs():
+    """All-ok fits of one method in one cell; nothing flagged, no figures."""
+    rec = pd.DataFrame(
+        [
+            {**empty_row(LEVELS, "mle", 0.5, 4.0, r, 50), "alpha_est": 0.5, "beta_est": 4.0}
+            for r in range(3)
+        ],
+        columns=summary_columns(LEVELS),
+    )
+    return dict(
+        config={"seed": 1},
+        recovery=rec,
+        metrics=recovery_metrics(rec),
+        coverage=coverage_table(rec, LEVELS),
+        diagnostics=pd.DataFrame(),
+        runtime=runtime_table(rec),
+        images={},
+    )
+
+
+def test_template_ships_with_package(tmp_path):
+    """The template is package data, found from any working directory."""
+    templates = resources.files("rlrecover") / "templates"
+    assert (templates / "report.html.j2").is_file()
+    assert (templates / "report.css").is_file()
+    script = (
+        "import pathlib, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import test_report\n"
+        "from rlrecover.report import render_report\n"
+        "html = render_report(**test_report._tiny_inputs())\n"
+        "pathlib.Path('out.html').write_text(html, encoding='utf-8')\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(Path(__file__).parent)],
+        cwd=tmp_path,
+        check=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    html = (tmp_path / "out.html").read_text(encoding="utf-8")
+    diag = html[html.index('id="diagnostics"') : html.index('id="runtime"')]
+    assert "No fits were flagged." in diag
+    assert "No recovery figures were supplied." in html
+    assert "<style>" in html and "border-collapse" in html  # the CSS file was included
+    assert "3 in total: 3 succeeded, 0 failed" in html
+
+
+def test_every_input_text_is_escaped(tmp_path):
+    inputs = _inputs(tmp_path, make_recovery())
+    inputs["images"] = {f"alpha {EVIL}": inputs["images"]["recovery of alpha"]}
+    inputs["runtime"] = inputs["runtime"].assign(method=["mle", "<b>odd</b>", "pymc_bernoulli"])
+    html = render_report(**inputs, title=f"Study {EVIL}")
+    assert "<script" not in html.lower() and "<b>" not in html
+    assert "<title>Study &lt;script&gt;" in html and "<h1>Study &lt;script&gt;" in html
+    assert 'alt="alpha &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"' in html
+    assert "<figcaption>alpha &lt;script&gt;" in html
+    assert "&lt;b&gt;odd&lt;/b&gt;" in html
+
+
+def test_cell_formatting(tmp_path):
+    """Numbers to 4 significant digits, thousands grouped, '–' for missing, ∞, yes/no."""
+    inputs = _tiny_inputs()
+    inputs["runtime"] = pd.DataFrame(
+        {
+            "method": ["mle", "pymc_potential"],
+            "n_fits": [3, 1000],
+            "n_ok": [True, False],
+            "n_failed": [np.nan, None],
+            "total_seconds": [12345.678, 1.23456789e-5],
+            "mean_seconds": [math.inf, -math.inf],
+            "median_seconds": [2.0, 0.5],
+            "max_seconds": ["x" * 500, 3.14159],
+        }
+    )
+    html = render_report(**inputs)
+    runtime = html[html.index('id="runtime"') :]
+    rows = re.findall(r"<tr>(.*?)</tr>", runtime, flags=re.S)
+    cells = [re.findall(r'<td class="([^"]*)">(.*?)</td>', r) for r in rows[1:]]
+    assert [t for _, t in cells[0][:7]] == ["mle", "3", "yes", "–", "12,346", "∞", "2"]
+    assert [t for _, t in cells[1]] == [
+        "pymc_potential", "1000", "no", "–", "1.235e-05", "−∞", "0.5", "3.142"
+    ]  # fmt: skip
+    long_text = cells[0][7][1]
+    assert len(long_text) == 400 and long_text.endswith("…")
+    # a column of numbers (missing ones included) is right-aligned, text left-aligned
+    assert [c for c, _ in cells[1][:5]] == ["text", "num", "text", "num", "num"]
+    assert cells[0][7][0] == "text wide"
