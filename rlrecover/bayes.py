@@ -100,9 +100,9 @@ def _nutpie_sampler(
 ) -> Callable[[np.ndarray, np.ndarray, int], tuple[dict[str, np.ndarray], int]]:
     import nutpie
 
-    from rlrecover.nutpie_compile import compile_pymc_model_cached
+    from rlrecover.nutpie_compile import compile_model
 
-    compiled = compile_pymc_model_cached(model)
+    compiled = compile_model(model)
 
     def run(actions, rewards, seed):
         cm = compiled.with_data(actions=actions, rewards=rewards)

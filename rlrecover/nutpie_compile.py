@@ -20,16 +20,32 @@ inner function, so draws are identical to the stock compile for a given seed. On
 difference: the ``try``/``except`` that maps an exception to an error code wraps a call
 to the jitted body rather than the body itself, which cuts the cold compile of the
 logp callback from ~26 s to ~1 s.
+
+Use :func:`compile_model`, not :func:`compile_pymc_model_cached` directly: the cached
+build reaches into private internals of nutpie (``_make_functions``,
+``_wrap_with_lock``, ``make_user_data``, ``_prepare_dims_and_coords``,
+``address_as_void_pointer``, the ``CompiledPyMCModel`` fields) and of PyTensor (the numba
+cache's ``CACHED_SRC_FUNCTIONS`` and ``compile_numba_function_src``, ``fn.vm.jit_fn``),
+which may change in any release. nutpie is pinned ``<0.17`` for that reason, but a
+patch release of nutpie or PyTensor could still break the cached build; then
+:func:`compile_model` falls back to the stock ``nutpie.compile_pymc_model`` with one
+warning, so a run is slower to start but not lost.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from hashlib import sha256
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["compile_pymc_model_cached"]
+if TYPE_CHECKING:
+    import pymc as pm
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+__all__ = ["compile_model", "compile_pymc_model_cached"]
 
 # Bump to invalidate cached wrappers after a change to the templates below.
 _WRAPPER_VERSION = 2
@@ -313,3 +329,48 @@ def compile_pymc_model_cached(model, var_names=None):
         logp_func=logp_fn_pt,
         expand_func=expand_fn_pt,
     )
+
+
+def compile_model(model: pm.Model, log: Callable[[str], None] | None = None) -> CompiledPyMCModel:
+    """Compile ``model`` for nutpie, cached if possible, else with the stock compile.
+
+    Tries :func:`compile_pymc_model_cached`. That build relies on private internals
+    of nutpie and PyTensor, so if it raises any exception, this falls back to
+    ``nutpie.compile_pymc_model(model, backend="numba")`` and reports the failure in
+    one line. Both give the same draws for a given seed; the stock compile only
+    takes longer (its C callbacks are recompiled in every process).
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model, as for ``nutpie.compile_pymc_model``.
+    log : callable, optional
+        Receives the one-line message if the cached build fails. Without it, the
+        message is issued with :func:`warnings.warn` as a :class:`RuntimeWarning`.
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+        The compiled model, usable with ``with_data`` and ``nutpie.sample``.
+
+    Raises
+    ------
+    Exception
+        Whatever the stock compile raises, if it fails too.
+    """
+    try:
+        return compile_pymc_model_cached(model)
+    except Exception as exc:  # any failure of the private internals it relies on
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+    msg = (
+        f"cached nutpie compile failed ({reason}); using the stock "
+        'nutpie.compile_pymc_model(backend="numba") instead, which is slower to start '
+        "but gives the same draws"
+    )
+    if log is None:
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    else:
+        log(msg)
+    import nutpie
+
+    return nutpie.compile_pymc_model(model, backend="numba")
