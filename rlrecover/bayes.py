@@ -26,9 +26,8 @@ from rlrecover.summary import interval_columns
 
 def _import_pymc():
     # ArviZ (imported by PyMC) compiles a numba ufunc with @vectorize at import time,
-    # about 1.3 s in every process that imports PyMC. Letting numba cache it on disk
-    # makes every fitting job after the first start that much sooner; the function and
-    # its results are unchanged.
+    # in every process that imports PyMC. Letting numba cache it on disk spares that
+    # compile in every later process; the function and its results are unchanged.
     original = numba.vectorize
 
     def cached_vectorize(*args, **kwargs):
@@ -46,7 +45,7 @@ def _import_pymc():
 pm = _import_pymc()
 
 
-__all__ = ["PosteriorFit", "posterior_summary", "sample_posteriors"]
+__all__ = ["PosteriorFit", "posterior_diagnostics", "posterior_summary", "sample_posteriors"]
 
 
 @dataclass
@@ -83,31 +82,53 @@ class PosteriorFit:
     error: str = ""
 
 
-def _diagnostics(draws: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    # ArviZ's rank-normalised split R-hat and bulk/tail ESS on (chain, draw) arrays.
-    # The array-level functions skip the xarray wrapping of az.rhat / az.ess, which
-    # costs more than the computation itself (6 ms against 15 ms per parameter).
-    from arviz.stats.diagnostics import _ess_bulk, _ess_tail, _rhat_rank
+def posterior_diagnostics(draws: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """Worst rank-normalised split R-hat and bulk and tail ESS over the parameters.
 
-    rhat = max(float(_rhat_rank(x)) for x in draws.values())
-    ess_bulk = min(float(_ess_bulk(x)) for x in draws.values())
-    ess_tail = min(float(_ess_tail(x)) for x in draws.values())
+    Parameters
+    ----------
+    draws : dict of str to numpy.ndarray
+        Posterior draws of each parameter, shape ``(chains, draws)``.
+
+    Returns
+    -------
+    rhat_max : float
+        Largest rank-normalised split R-hat (``arviz.rhat(..., method="rank")``;
+        Vehtari et al. 2021). NaN for fewer than 2 chains or 4 draws, or a NaN draw.
+    ess_bulk_min : float
+        Smallest bulk effective sample size (``arviz.ess(..., method="bulk")``).
+    ess_tail_min : float
+        Smallest tail effective sample size, the smaller of the ESS of the 5 % and
+        95 % quantiles (``arviz.ess(..., method="tail")``).
+
+    Notes
+    -----
+    For a 2-D array ``arviz.rhat`` and ``arviz.ess`` call ArviZ's array functions
+    directly (no xarray wrapping). The extremes are taken with Python's ``max`` and
+    ``min`` in the order of ``draws``, so a NaN counts only when it comes first.
+    """
+    import arviz as az
+
+    rhat = max(float(az.rhat(x, method="rank")) for x in draws.values())
+    ess_bulk = min(float(az.ess(x, method="bulk")) for x in draws.values())
+    ess_tail = min(float(az.ess(x, method="tail")) for x in draws.values())
     return rhat, ess_bulk, ess_tail
 
 
 def _nutpie_sampler(
-    model: pm.Model, settings: SamplerSettings
+    model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
 ) -> Callable[[np.ndarray, np.ndarray, int], tuple[dict[str, np.ndarray], int]]:
     import nutpie
 
     from rlrecover.nutpie_compile import compile_model
 
-    compiled = compile_model(model)
+    compiled = compile_model(model, log=log)
 
     def run(actions, rewards, seed):
         cm = compiled.with_data(actions=actions, rewards=rewards)
-        # The raw trace skips the conversion to InferenceData (~60 ms a fit); it holds
-        # one record batch of draws and one of statistics per chain, warm-up included.
+        # The raw trace skips the conversion to InferenceData, a large share of a short
+        # fit's time; it holds one record batch of draws and one of statistics per
+        # chain, warm-up included.
         raw = nutpie.sample(
             cm,
             draws=settings.draws,
@@ -138,7 +159,7 @@ def _nutpie_sampler(
 
 
 def _pymc_sampler(
-    model: pm.Model, settings: SamplerSettings
+    model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
 ) -> Callable[[np.ndarray, np.ndarray, int], tuple[dict[str, np.ndarray], int]]:
     def run(actions, rewards, seed):
         # pm.sample compiles its functions on every call, and PyTensor's compilation is
@@ -171,7 +192,7 @@ _COMPILE_LOCK = threading.Lock()
 _PYMC_LOCK = threading.Lock()
 
 
-def _runner(kind, actions, rewards, settings, priors, q_init, likelihood):
+def _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log):
     make = {"nutpie": _nutpie_sampler, "pymc": _pymc_sampler}.get(settings.backend)
     if make is None:
         raise ValueError(f"sampler backend must be 'nutpie' or 'pymc', got {settings.backend!r}")
@@ -179,12 +200,12 @@ def _runner(kind, actions, rewards, settings, priors, q_init, likelihood):
         # pm.set_data mutates the model: a fresh one per call.
         with _PYMC_LOCK:
             model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)
-        return make(model, settings)
+        return make(model, settings, log)
     key = (kind, actions.shape[0], settings, priors, float(q_init), likelihood)
     with _COMPILE_LOCK:  # PyTensor's compilation is not thread-safe
         if key not in _NUTPIE_RUNNERS:
             model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)
-            _NUTPIE_RUNNERS[key] = make(model, settings)
+            _NUTPIE_RUNNERS[key] = make(model, settings, log)
         return _NUTPIE_RUNNERS[key]
 
 
@@ -195,6 +216,7 @@ def sample_posteriors(
     priors: Priors,
     q_init: float = 0.5,
     likelihood: str = "op",
+    log: Callable[[str], None] | None = None,
 ) -> Iterator[PosteriorFit]:
     """Sample the posterior of one model for many datasets, compiling it once.
 
@@ -212,6 +234,9 @@ def sample_posteriors(
         Initial Q value.
     likelihood : {"op", "scan"}
         Likelihood implementation (see :func:`rlrecover.qlearning.build_model`).
+    log : callable, optional
+        Receives a warning line if the fast nutpie compile fails and the stock one is
+        used instead (see :func:`rlrecover.nutpie_compile.compile_model`).
 
     Notes
     -----
@@ -233,7 +258,7 @@ def sample_posteriors(
         compile_seconds = 0.0
         if runner is None:
             t0 = time.perf_counter()
-            runner = _runner(kind, actions, rewards, settings, priors, q_init, likelihood)
+            runner = _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log)
             n_trials = actions.shape[0]
             compile_seconds = time.perf_counter() - t0
         start = time.perf_counter()
@@ -245,7 +270,7 @@ def sample_posteriors(
                     f"then {actions.shape[0]}"
                 )
             draws, div = runner(actions, rewards, int(seed))
-            rhat, ess_bulk, ess_tail = _diagnostics(draws)
+            rhat, ess_bulk, ess_tail = posterior_diagnostics(draws)
             yield PosteriorFit(
                 key=key,
                 draws=draws,

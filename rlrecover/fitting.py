@@ -77,6 +77,7 @@ def _bayes_rows(method, data, truth, settings, log) -> Iterator[dict]:
         settings.sampler,
         priors=settings.priors,
         q_init=settings.task.q_init,
+        log=log,
     )
     for fit in fits:
         if fit.compile_seconds:
