@@ -9,8 +9,8 @@ rule aggregate:
     threads: 1
     resources:
         mem_mb=2000,
-    script:
-        "../scripts/aggregate.py"
+    run:
+        jobs.aggregate_job(input, output[0], log[0])
 
 
 rule tables:
@@ -45,8 +45,8 @@ rule tables:
         mem_mb=2000,
     params:
         levels=config["coverage_levels"],
-    script:
-        "../scripts/tables.py"
+    run:
+        jobs.tables_job(input.recovery, output, params.levels, log[0])
 
 
 rule plots:
@@ -77,8 +77,8 @@ rule plots:
     threads: 1
     resources:
         mem_mb=2000,
-    script:
-        "../scripts/plots.py"
+    run:
+        jobs.plots_job(input.recovery, input.coverage, output, log[0])
 
 
 rule html_report:
@@ -101,5 +101,7 @@ rule html_report:
         mem_mb=2000,
     params:
         config=config,
-    script:
-        "../scripts/report.py"
+        tables=report_tables,
+        images=report_images,
+    run:
+        jobs.report_job(output[0], params.tables, params.images, params.config, log[0])

@@ -1,11 +1,15 @@
 """Paths, grid cells and input/params functions shared by the rules.
 
+Every rule's ``run:`` block is one call of a function of ``rlrecover.jobs``.
+
 This file defines no rules. Everything that reads ``config`` is a function, so it
 sees the validated config with its defaults filled in.
 """
 
 import itertools
+import posixpath
 
+from rlrecover import jobs
 from rlrecover.qlearning import PARAMS
 from rlrecover.seeds import format_value
 from rlrecover.summary import METHODS
@@ -54,7 +58,7 @@ def cells():
 
 def cell_path():
     """A cell's part of a path, with wildcards: ``alpha~{alpha}/beta~{beta}``."""
-    return "/".join(f"{p}~{{{p}}}" for p in PARAMS)
+    return posixpath.join(*(f"{p}~{{{p}}}" for p in PARAMS))
 
 
 def fit_files():
@@ -103,3 +107,19 @@ def cell_truth(wildcards):
     """The true parameter values of a job's cell, as floats."""
     return {p: float(wildcards[p]) for p in PARAMS}
 
+
+def report_tables(wildcards, input):
+    """The report's tables by name, from the rule's inputs."""
+    return {
+        name: input[name]
+        for name in ("recovery", "metrics", "coverage", "diagnostics", "runtime")
+    }
+
+
+def report_images(wildcards, input):
+    """The report's figures by caption, in display order."""
+    return {
+        "recovery_alpha": input.recovery_alpha,
+        "recovery_beta": input.recovery_beta,
+        "coverage": input.coverage_plot,
+    }

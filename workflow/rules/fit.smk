@@ -1,6 +1,3 @@
-from rlrecover.jobs import fit_job
-
-
 rule fit:
     """Fit every replicate of one cell with every configured method.
 
@@ -9,7 +6,7 @@ rule fit:
 
     Threaded mode, the contract that makes a run fast:
     - the job body is a ``run:`` block calling ``rlrecover.jobs.fit_job`` (a
-      ``script:`` would start a new Python process per job);
+      ``script:`` would start a new Python process per job), as for every rule;
     - ``force-use-threads: true`` in ``profiles/default/config.yaml`` (read by
       Snakemake by itself) runs such jobs as threads of the Snakemake process, so
       PyMC is imported once per run;
@@ -38,4 +35,6 @@ rule fit:
         methods=fit_methods(),
         truth=cell_truth,
     run:
-        fit_job(input.data, output, params.methods, params.config, params.truth, log[0])
+        jobs.fit_job(
+            input.data, output, params.methods, params.config, params.truth, log[0]
+        )

@@ -12,5 +12,5 @@ rule simulate:
     params:
         config=simulate_config,
         truth=cell_truth,
-    script:
-        "../scripts/simulate.py"
+    run:
+        jobs.simulate_job(output[0], params.config, params.truth, log[0])
