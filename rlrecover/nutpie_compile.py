@@ -3,7 +3,8 @@
 Stock nutpie compiles two ``numba.cfunc`` wrappers (logp+gradient and "expand")
 around PyTensor's numba functions in every process. Those wrappers close over the
 shared data arrays, so numba refuses to cache them ("uses dynamic globals") and
-recompiles them, plus numba's own overloads they pull in, every time (~10 s).
+recompiles them, plus numba's own overloads they pull in, in every process: seconds
+of start-up for every job.
 
 :func:`compile_pymc_model_cached` builds the same :class:`CompiledPyMCModel`, but
 generates the wrappers from source that reads every shared array from nutpie's
@@ -18,8 +19,8 @@ Copyright (c) 2022 Adrian Seyboldt) with the same return codes, the
 same data layout of ``user_data`` (so ``with_data`` works unchanged) and the same
 inner function, so draws are identical to the stock compile for a given seed. One
 difference: the ``try``/``except`` that maps an exception to an error code wraps a call
-to the jitted body rather than the body itself, which cuts the cold compile of the
-logp callback from ~26 s to ~1 s.
+to the jitted body rather than the body itself, which makes the cold compile of the
+logp callback many times faster (figures in benchmarks/README.md).
 
 Use :func:`compile_model`, not :func:`compile_pymc_model_cached` directly: the cached
 build reaches into private internals of nutpie (``_make_functions``,
@@ -59,8 +60,8 @@ _EXTRACT = """\
 # Each callback is a body (the work) and a guard that turns an exception into nutpie's
 # error code, because an exception must not escape a C callback. nutpie puts the whole
 # body inside try/except; numba then gives every call in it an exception edge, and its
-# liveness analysis over those edges made compiling the logp callback take ~26 s (cold)
-# instead of ~1 s. A try block around one call to a separate function is cheap.
+# liveness analysis over those edges made compiling the logp callback (cold) an order
+# of magnitude slower. A try block around one call to a separate function is cheap.
 _LOGP = """\
 def {fname}(dim, x_, out_, logp_, user_data_):
     if dim != {n_dim}:

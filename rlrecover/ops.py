@@ -168,6 +168,12 @@ class ChoiceLogLikOp(LogLikOp):
     """
 
     def make_node(self, *inputs):
+        k = self.n_params
+        if len(inputs) != k + 3:
+            raise TypeError(
+                f"ChoiceLogLikOp takes {k} parameters, actions, rewards and observed; "
+                f"got {len(inputs)} inputs"
+            )
         node = super().make_node(*inputs[:-1])
         observed = pt.as_tensor_variable(inputs[-1])
         if observed.ndim != 1 or not observed.dtype.startswith("int"):

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from rlrecover.model import simulate
-from rlrecover.pytensor_ops import scan_loglik, scan_right_probs
+from rlrecover.config import Settings, load_schema, schema_defaults
+from rlrecover.qlearning import simulate
+from rlrecover.scan_reference import scan_loglik, scan_right_probs
+
+#: The repository's root.
+ROOT = Path(__file__).resolve().parents[1]
+#: The config schema, the one source of defaults.
+SCHEMA = load_schema(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def default_config(**overrides) -> dict:
+    """The schema's default config with a small grid and top-level sections replaced."""
+    cfg = schema_defaults(SCHEMA)
+    cfg["grid"] = {"alpha": [0.5], "beta": [5]}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def default_settings(**overrides) -> Settings:
+    """:class:`Settings` of :func:`default_config` (same overrides)."""
+    return Settings.from_config(default_config(**overrides))
+
 
 #: The reference notebook's seed, ``sum(map(ord, "RL_PyMC"))``.
 NOTEBOOK_SEED = sum(map(ord, "RL_PyMC"))
@@ -44,7 +70,7 @@ class ScanReference:
     ``loglik_grad(alpha, beta, actions, rewards, q_init)`` returns the scan
     log-likelihood and ``pytensor.grad`` of it; ``right_probs_jac(...)`` returns the
     scan right-arm probabilities and ``pytensor.gradient.jacobian`` of them, stacked
-    as an ``(n - 1, 2)`` array like :func:`rlrecover.model.right_probs_jac`.
+    as an ``(n - 1, 2)`` array like :func:`rlrecover.qlearning.right_probs_jac`.
 
     The Jacobian is a scan over the rows of the backward pass through the trial scan,
     so it costs O(n^2): keep ``n`` to a few hundred trials there.

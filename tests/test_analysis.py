@@ -41,7 +41,7 @@ def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0):
         for i, a in enumerate(ALPHAS):
             for j, b in enumerate(BETAS):
                 for r in range(N_REP):
-                    row = empty_row(LEVELS, method, a, b, r, 150)
+                    row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, 150)
                     if i == 0 and j == 0 and r >= N_REP - n_failed:
                         row.update(status="failed", error="boom: sampler crashed", seconds=0.5)
                         rows.append(row)
@@ -69,7 +69,7 @@ def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0):
 def test_bias_rmse_hand_computed():
     rows = []
     for r, err in enumerate([0.1, -0.2, 0.4]):
-        row = empty_row(LEVELS, "mle", 0.5, 5.0, r, 100)
+        row = empty_row(LEVELS, "mle", {"alpha": 0.5, "beta": 5.0}, r, 100)
         row.update(alpha_est=0.5 + err, beta_est=5.0 - 2 * err)
         rows.append(row)
     rec = pd.DataFrame(rows, columns=summary_columns(LEVELS))

@@ -1,16 +1,26 @@
-"""Tests of rlrecover.bayes: the two PyMC models and posterior sampling of many datasets."""
+"""Tests of rlrecover.bayes and the PyMC models of rlrecover.qlearning.
+
+The two PyMC models, posterior sampling of many datasets and the posterior
+diagnostics (R-hat and ESS).
+"""
 
 from __future__ import annotations
+
+import math
 
 import arviz as az
 import numpy as np
 import pymc as pm
 import pytest
+from arviz.stats.diagnostics import _ess_bulk, _ess_tail, _rhat_rank
+from scipy.signal import lfilter
 
-from rlrecover.bayes import KINDS, PosteriorFit, build_model, sample_posteriors
+from rlrecover.bayes import PosteriorFit, posterior_diagnostics, sample_posteriors
 from rlrecover.config import SamplerSettings
-from rlrecover.model import loglik, simulate
+from rlrecover.qlearning import KINDS, Priors, build_model, loglik, right_probs, simulate
 
+#: The priors of the by-hand logp below: alpha ~ Beta(1, 1), beta ~ HalfNormal(10).
+PRIORS = Priors(1.0, 1.0, 10.0)
 EPS = np.finfo(np.float64).eps
 VARS = ("alpha_logodds__", "beta_log__")
 
@@ -34,7 +44,7 @@ def random_points(seed: int, k: int = 6) -> list[dict[str, np.ndarray]]:
 
 class CompiledModel:
     def __init__(self, kind: str, likelihood: str, actions, rewards):
-        self.model = build_model(kind, actions, rewards, likelihood=likelihood)
+        self.model = build_model(kind, actions, rewards, PRIORS, likelihood=likelihood)
         self.logp = self.model.compile_logp()
         self.dlogp = self.model.compile_dlogp(vars=[self.model[v] for v in ("alpha", "beta")])
 
@@ -124,8 +134,6 @@ def test_potential_and_bernoulli_logp_agree(compiled_models, notebook_data):
     # has absolute error ~ eps / min(p, 1 - p) <= eps / sigmoid(-10) = 5e-12 at beta <= 10,
     # and the actual points stay far below that worst case. We check the bound at each
     # point from the actual probabilities, then the 1e-10 agreement.
-    from rlrecover.model import right_probs
-
     pot = compiled_models[("potential", "op")]
     ber = compiled_models[("bernoulli", "op")]
     for point in random_points(3):
@@ -138,38 +146,10 @@ def test_potential_and_bernoulli_logp_agree(compiled_models, notebook_data):
         np.testing.assert_allclose(ber.dlogp(point), pot.dlogp(point), rtol=1e-10, atol=1e-10)
 
 
-def test_sampler_evaluates_bernoulli_model_through_fused_op(compiled_models, notebook_data):
-    # nutpie's logp-and-gradient graph of the Bernoulli model: the stabilize rewrite
-    # must have replaced pm.Bernoulli's summed logp of RightProbsOp by ChoiceLogLikOp,
-    # in the gradient as well (a PyMC change to Bernoulli's logp would show up here as
-    # a RightProbsOp back in the graph). Values: those of the unfused model graph.
-    import pytensor
-
-    from rlrecover.nutpie_compile import compile_pymc_model_cached
-    from rlrecover.pytensor_ops import ChoiceLogLikOp, RightProbsOp
-
-    model = compiled_models[("bernoulli", "op")].model
-    compiled = compile_pymc_model_cached(model)
-    ops = {type(node.op) for node in compiled.logp_func.maker.fgraph.apply_nodes}
-    assert ChoiceLogLikOp in ops and RightProbsOp not in ops
-
-    plain = pytensor.compile.get_mode("FAST_RUN").excluding("fuse_bernoulli_loglik")
-    logp = model.compile_logp(mode=plain)
-    dlogp = model.compile_dlogp(mode=plain)
-    assert not any(isinstance(n.op, ChoiceLogLikOp) for n in logp.f.maker.fgraph.apply_nodes)
-    assert compiled.n_dim == 2 and list(compiled.shape_info[0][:2]) == list(VARS)
-    for point in random_points(6):
-        x = np.array([float(point[v]) for v in VARS])
-        got_logp, got_grad = compiled.logp_func(x)
-        # beta <= 10: Bernoulli-form drift < 1e-10 (test_potential_and_bernoulli_logp_agree)
-        assert float(got_logp) == pytest.approx(logp(point), rel=0, abs=1e-10)
-        np.testing.assert_allclose(got_grad, dlogp(point), rtol=1e-10, atol=1e-10)
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_op_and_scan_models_agree(compiled_models, kind):
     # Same graph around the likelihood; the likelihoods themselves agree to ~1e-14
-    # relative (test_model, test_pytensor_ops), so 1e-10 is pure margin.
+    # relative (test_qlearning, test_scan_reference), so 1e-10 is pure margin.
     op = compiled_models[(kind, "op")]
     scan = compiled_models[(kind, "scan")]
     for point in random_points(4):
@@ -196,9 +176,9 @@ def test_model_data_can_be_swapped(compiled_models):
 
 def test_bad_kind_and_likelihood(notebook_data):
     with pytest.raises(ValueError, match="'gaussian'"):
-        build_model("gaussian", *notebook_data)
+        build_model("gaussian", *notebook_data, PRIORS)
     with pytest.raises(ValueError, match="'jax'"):
-        build_model("potential", *notebook_data, likelihood="jax")
+        build_model("potential", *notebook_data, PRIORS, likelihood="jax")
 
 
 def test_bernoulli_prior_and_posterior_predictive(compiled_models, notebook_data):
@@ -243,8 +223,10 @@ def test_nutpie_agrees_with_pymc(notebook_data, kind):
     actions, rewards = (np.array(x) for x in notebook_data)
     results = {}
     for backend, seed in (("nutpie", 11), ("pymc", 12)):
-        settings = SamplerSettings(backend=backend, chains=4, tune=500, draws=500)
-        (fit,) = sample_posteriors(kind, [("nb", actions, rewards, seed)], settings)
+        settings = SamplerSettings(
+            backend=backend, chains=4, tune=500, draws=500, target_accept=0.8
+        )
+        (fit,) = sample_posteriors(kind, [("nb", actions, rewards, seed)], settings, PRIORS)
         assert fit.key == "nb"
         assert fit.rhat_max < 1.05
         results[backend] = _posterior_means_and_mcse(fit)
@@ -260,7 +242,7 @@ def test_sample_posteriors_survives_bad_dataset(notebook_data):
     actions, rewards = (np.array(x) for x in notebook_data)
     short_a, short_r = simulate(0.5, 5, 100, rng=np.random.default_rng(3))
     other_a, other_r = simulate(0.3, 2, 150, rng=np.random.default_rng(4))
-    settings = SamplerSettings(backend="nutpie", chains=1, tune=100, draws=100)
+    settings = SamplerSettings(backend="nutpie", chains=1, tune=100, draws=100, target_accept=0.8)
     fits = list(
         sample_posteriors(
             "potential",
@@ -270,6 +252,7 @@ def test_sample_posteriors_survives_bad_dataset(notebook_data):
                 (2, other_a, other_r, 3),
             ],
             settings,
+            PRIORS,
         )
     )
     assert [f.key for f in fits] == [0, 1, 2]
@@ -286,6 +269,101 @@ def test_sample_posteriors_survives_bad_dataset(notebook_data):
 
 
 def test_sample_posteriors_rejects_unknown_backend(notebook_data):
-    settings = SamplerSettings(backend="stan")
+    settings = SamplerSettings("stan", 4, 1000, 1000, 0.8)
     with pytest.raises(ValueError, match="'stan'"):
-        list(sample_posteriors("potential", [(0, *notebook_data, 1)], settings))
+        list(sample_posteriors("potential", [(0, *notebook_data, 1)], settings, PRIORS))
+
+
+def test_sample_posteriors_passes_log_to_the_nutpie_compile(monkeypatch, notebook_data):
+    # The log callable reaches compile_model, which sends it the fallback warning.
+    from rlrecover import nutpie_compile
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def fake_compile_model(model, log=None):
+        seen.append(log)
+        raise Stop
+
+    monkeypatch.setattr(nutpie_compile, "compile_model", fake_compile_model)
+    # Settings no other test uses, so no compiled runner is cached for them.
+    settings = SamplerSettings("nutpie", 1, 7, 7, 0.81)
+    messages = []
+    with pytest.raises(Stop):
+        list(
+            sample_posteriors(
+                "potential", [(0, *notebook_data, 1)], settings, PRIORS, log=messages.append
+            )
+        )
+    assert seen == [messages.append]
+
+
+# ------------------------------------------------------------------------------------
+# posterior_diagnostics: the public ArviZ diagnostics must equal the private functions
+# bit for bit (results tables did not change when bayes switched to them)
+# ------------------------------------------------------------------------------------
+
+
+def _ar1(rng, phi, shape=(4, 1000), offsets=0.0):
+    """Stationary AR(1) chains, one per row, shifted by ``offsets`` (poor mixing)."""
+    e = rng.standard_normal(shape)
+    e[:, 0] /= math.sqrt(1 - phi**2)
+    return lfilter([1.0], [1.0, -phi], e, axis=1) + np.reshape(offsets, (-1, 1))
+
+
+def _private(draws):
+    # What bayes computed before it went through the public arviz.rhat / arviz.ess.
+    return (
+        max(float(_rhat_rank(x)) for x in draws.values()),
+        min(float(_ess_bulk(x)) for x in draws.values()),
+        min(float(_ess_tail(x)) for x in draws.values()),
+    )
+
+
+def _assert_identical(got, want):
+    assert all(type(v) is float for v in got)
+    for g, w in zip(got, want, strict=True):
+        assert g == w or (math.isnan(g) and math.isnan(w)), (got, want)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_diagnostics_identical_to_private_functions(seed):
+    rng = np.random.default_rng(seed)
+    draws = {
+        "alpha": 1 / (1 + np.exp(-_ar1(rng, 0.9))),
+        "beta": np.exp(_ar1(rng, 0.5)),
+    }
+    _assert_identical(posterior_diagnostics(draws), _private(draws))
+
+
+def test_diagnostics_identical_when_mixing_is_poor_and_picks_the_worst():
+    rng = np.random.default_rng(10)
+    good = _ar1(rng, 0.3)
+    bad = _ar1(rng, 0.95, offsets=(0.0, 0.0, 2.0, 5.0))
+    got = posterior_diagnostics({"alpha": good, "beta": bad})
+    _assert_identical(got, _private({"alpha": good, "beta": bad}))
+    only_bad = posterior_diagnostics({"beta": bad})
+    assert got == only_bad
+    assert got[0] > 1.1 and got[1] < posterior_diagnostics({"alpha": good})[1]
+
+
+# A constant chain has zero within-chain variance: R-hat divides 0 by 0 (NaN).
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_diagnostics_identical_on_ties_constant_and_nan():
+    rng = np.random.default_rng(11)
+    with_nan = _ar1(rng, 0.5)
+    with_nan[2, 17] = np.nan
+    cases = [
+        np.round(_ar1(rng, 0.8), 1),  # many ties in the ranks
+        np.full((4, 1000), 0.3),  # constant: R-hat NaN, ESS = number of draws
+        np.vstack([np.full(1000, 0.3), _ar1(rng, 0.5, shape=(3, 1000))]),
+        with_nan,
+        _ar1(rng, 0.5, shape=(2, 50)),
+    ]
+    for x in cases:
+        _assert_identical(posterior_diagnostics({"p": x}), _private({"p": x}))
+    rhat, ess_bulk, ess_tail = posterior_diagnostics({"p": np.full((4, 1000), 0.3)})
+    assert math.isnan(rhat) and ess_bulk == ess_tail == 4000.0
+    assert all(math.isnan(v) for v in posterior_diagnostics({"p": with_nan}))

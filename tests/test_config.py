@@ -1,8 +1,8 @@
-"""The config schema: invalid configs stop Snakemake before any job, defaults are filled.
+"""rlrecover.config: checks, defaults from the schema, settings; and the Snakefile's use of them.
 
-Each invalid case dry-runs the workflow (a copy of Snakefile + workflow/ in a temporary
-directory) with the interpreter running the tests, and checks that Snakemake exits
-with an error naming the offending key and value and creates no ``results/``.
+The workflow-level cases dry-run the workflow (a copy of Snakefile + workflow/ in a
+temporary directory) with the interpreter running the tests, and check that Snakemake
+exits with an error naming the offending key and value and creates no ``results/``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from rlrecover.config import (
+    ConfigError,
+    Settings,
+    check_yaml_syntax,
+    config_errors,
+    fill_defaults,
+    grid_errors,
+    load_schema,
+    schema_defaults,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -135,27 +147,113 @@ def test_default_config_dry_run_lists_every_job(workdir):
     assert not (workdir / "results").exists()
 
 
-def _validate(cfg: dict) -> dict:
-    from snakemake.utils import validate
+def _flatten(cfg, prefix=""):
+    """``{"task.n_trials": 150, ...}``: every leaf of a nested config."""
+    out = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
-    cfg = copy.deepcopy(cfg)
-    validate(cfg, str(SCHEMA))
-    return cfg
+
+def test_config_yaml_and_schema_defaults_agree_key_by_key():
+    shipped = _flatten(yaml.safe_load(CONFIG.read_text()))
+    defaults = _flatten(schema_defaults(load_schema(SCHEMA)))
+    # Every schema default is written in config.yaml with the same value ...
+    for key, value in defaults.items():
+        assert key in shipped, f"config.yaml lacks {key} (schema default {value!r})"
+        assert shipped[key] == value, f"{key}: config.yaml {shipped[key]!r}, schema {value!r}"
+    # ... and config.yaml sets nothing else but the grid, which has no default.
+    extra = sorted(k for k in shipped if k not in defaults)
+    assert extra == ["grid.alpha", "grid.beta"], extra
 
 
-def test_config_yaml_is_valid_and_shows_the_defaults():
+def test_config_yaml_is_valid_and_unchanged_by_validation():
     config = yaml.safe_load(CONFIG.read_text())
-    assert _validate(config) == config
-    # Every default of the schema is the value written in config.yaml.
-    filled = _validate({"grid": config["grid"]})
-    assert filled == config
+    assert validate_config(config, load_schema(SCHEMA)) == config
 
 
-def test_defaults_agree_with_settings():
-    from rlrecover.config import Settings
+def test_settings_take_every_value_from_the_validated_config():
+    schema = load_schema(SCHEMA)
+    cfg = validate_config(
+        {
+            "grid": {"alpha": [0.5], "beta": [5]},
+            "seed": 3,
+            "task": {"n_trials": 77, "q_init": 0.25},
+            "priors": {"beta": {"sigma": 4}},
+            "sampler": {"draws": 321, "backend": "pymc"},
+            "mle": {"method": "BFGS"},
+            "coverage_levels": [0.7],
+        },
+        schema,
+    )
+    s = Settings.from_config(cfg)
+    assert (s.seed, s.task.n_trials, s.task.q_init, s.task.reward_probs) == (
+        3,
+        77,
+        0.25,
+        (0.4, 0.6),
+    )
+    assert (s.priors.alpha_a, s.priors.alpha_b, s.priors.beta_sigma) == (1.0, 1.0, 4.0)
+    assert (s.sampler.backend, s.sampler.draws, s.sampler.tune, s.sampler.chains) == (
+        "pymc",
+        321,
+        1000,
+        4,
+    )
+    assert (s.mle.method, s.mle.n_starts, s.coverage_levels) == ("BFGS", 5, (0.7,))
 
-    filled = _validate({"grid": {"alpha": [0.5], "beta": [5]}})
-    assert Settings.from_config(filled) == Settings()
+
+def test_settings_need_a_validated_config():
+    with pytest.raises(KeyError, match="task"):
+        Settings.from_config({"seed": 1})
+
+
+def test_fill_defaults_fills_nested_objects_and_keeps_given_values():
+    schema = load_schema(SCHEMA)
+    cfg = {"grid": {"alpha": [0.5], "beta": [5]}, "task": {"n_trials": 9}}
+    filled = fill_defaults(cfg, schema)
+    assert filled["task"] == {"n_trials": 9, "reward_probs": [0.4, 0.6], "q_init": 0.5}
+    assert filled["priors"] == {"alpha": {"a": 1, "b": 1}, "beta": {"sigma": 10}}
+    assert cfg == {"grid": {"alpha": [0.5], "beta": [5]}, "task": {"n_trials": 9}}  # a copy
+
+
+def test_validate_config_lists_every_problem_with_its_source():
+    schema = load_schema(SCHEMA)
+    bad = {"grid": {"alpha": [1.5], "beta": [0]}, "sampler": {"draw": 5}}
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad, schema, ["my.yaml"])
+    text = str(err.value)
+    assert "Invalid configuration in my.yaml (3 problem(s)" in text
+    assert "grid -> alpha -> 0: 1.5 is greater than the maximum of 1" in text
+    assert "grid -> beta -> 0: 0 is less than or equal to the minimum of 0" in text
+    assert "sampler: Additional properties are not allowed ('draw' was unexpected)" in text
+
+
+def test_quoted_number_gets_a_hint():
+    msgs = config_errors({"grid": {"alpha": ["1e-3"], "beta": [1]}}, load_schema(SCHEMA))
+    assert len(msgs) == 1 and "write numbers without quotes" in msgs[0], msgs
+
+
+def test_grid_errors_catch_what_the_schema_cannot():
+    cfg = {"grid": {"alpha": [0.5, 0.5000000000001], "beta": [float("inf"), 2]}}
+    msgs = grid_errors(cfg)
+    assert "grid -> beta -> 0: inf is not a finite number" in msgs
+    assert any(m.startswith("grid -> alpha:") and "repeats values" in m for m in msgs), msgs
+    assert grid_errors({"grid": {"alpha": [0.1, 0.2], "beta": [1]}}) == []
+
+
+def test_check_yaml_syntax_names_line_and_column(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("grid: {alpha: [0.1], beta: [1]}\n")
+    check_yaml_syntax(good)
+    check_yaml_syntax(tmp_path / "missing.yaml")  # Snakemake reports a missing file
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid:\n  alpha: [0.1, 0.5\n  beta: [1]\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml is not valid YAML(.|\n)*line 3, column"):
+        check_yaml_syntax(bad)
 
 
 def test_schema_rejects_cases_directly():
@@ -163,9 +261,8 @@ def test_schema_rejects_cases_directly():
 
     schema = yaml.safe_load(SCHEMA.read_text())
     Draft202012Validator.check_schema(schema)
-    validator = Draft202012Validator(schema)
     base = yaml.safe_load(CONFIG.read_text())
-    assert not list(validator.iter_errors(base))
+    assert not config_errors(base, schema)
     for _, override, _ in INVALID:
         cfg = copy.deepcopy(base)
         for key, value in override.items():
@@ -173,4 +270,4 @@ def test_schema_rejects_cases_directly():
                 cfg[key].update(value)
             else:
                 cfg[key] = value
-        assert list(validator.iter_errors(cfg)), override
+        assert config_errors(cfg, schema), override

@@ -7,18 +7,19 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import default_settings
 
 from rlrecover.config import TaskSettings
 from rlrecover.data import DATA_COLUMNS, iter_datasets, simulate_cell
-from rlrecover.model import simulate
+from rlrecover.qlearning import simulate
 from rlrecover.seeds import dataset_rng
 
 SEED = 20261125
-TASK = TaskSettings()
+TASK = default_settings().task
 
 
 def test_simulate_cell_layout():
-    df = simulate_cell(SEED, 0.5, 5, 3, TASK)
+    df = simulate_cell(SEED, {"alpha": 0.5, "beta": 5}, 3, TASK)
     assert list(df.columns) == DATA_COLUMNS == ["replicate", "trial", "action", "reward"]
     assert len(df) == 3 * TASK.n_trials
     assert df["replicate"].tolist() == np.repeat([0, 1, 2], TASK.n_trials).tolist()
@@ -29,13 +30,13 @@ def test_simulate_cell_layout():
 
 
 def test_simulate_cell_is_deterministic_and_grid_independent():
-    first = simulate_cell(SEED, 0.5, 5, 3, TASK)
+    first = simulate_cell(SEED, {"alpha": 0.5, "beta": 5}, 3, TASK)
     # other cells of a grid simulated before and in between change nothing
     for alpha, beta in [(0.1, 1.0), (0.5, 10.0), (0.9, 5.0)]:
-        simulate_cell(SEED, alpha, beta, 4, TASK)
-    pd.testing.assert_frame_equal(first, simulate_cell(SEED, 0.5, 5.0, 3, TASK))
+        simulate_cell(SEED, {"alpha": alpha, "beta": beta}, 4, TASK)
+    pd.testing.assert_frame_equal(first, simulate_cell(SEED, {"alpha": 0.5, "beta": 5.0}, 3, TASK))
     # more replicates extend the table without changing the existing ones
-    more = simulate_cell(SEED, 0.5, 5, 5, TASK)
+    more = simulate_cell(SEED, {"alpha": 0.5, "beta": 5}, 5, TASK)
     pd.testing.assert_frame_equal(first, more[more["replicate"] < 3].reset_index(drop=True))
     # each replicate is exactly simulate() with its own derived generator
     for rep in range(3):
@@ -45,7 +46,7 @@ def test_simulate_cell_is_deterministic_and_grid_independent():
             TASK.n_trials,
             TASK.reward_probs,
             TASK.q_init,
-            rng=dataset_rng(SEED, 0.5, 5, rep),
+            rng=dataset_rng(SEED, (0.5, 5), rep),
         )
         d = first[first["replicate"] == rep]
         np.testing.assert_array_equal(d["action"].to_numpy(), a)
@@ -57,7 +58,7 @@ def test_simulate_cell_is_deterministic_and_grid_independent():
 
 def test_simulate_cell_uses_task_settings():
     task = TaskSettings(n_trials=20, reward_probs=(0.0, 1.0), q_init=0.2)
-    df = simulate_cell(SEED, 0.4, 2.0, 2, task)
+    df = simulate_cell(SEED, {"alpha": 0.4, "beta": 2.0}, 2, task)
     assert len(df) == 40
     # left never pays, right always pays
     np.testing.assert_array_equal(df["reward"].to_numpy(), df["action"].to_numpy())
@@ -66,17 +67,22 @@ def test_simulate_cell_uses_task_settings():
 @pytest.mark.parametrize("bad", [0, -1, 2.5])
 def test_simulate_cell_rejects_bad_replicates(bad):
     with pytest.raises(ValueError, match=rf"replicates.*got {bad}\b"):
-        simulate_cell(SEED, 0.5, 5, bad, TASK)
+        simulate_cell(SEED, {"alpha": 0.5, "beta": 5}, bad, TASK)
 
 
 @pytest.mark.parametrize(("alpha", "beta", "text"), [(1.5, 5.0, "1.5"), (0.5, 0.0, "0.0")])
 def test_simulate_cell_rejects_bad_params(alpha, beta, text):
     with pytest.raises(ValueError, match=re.escape(text)):
-        simulate_cell(SEED, alpha, beta, 1, TASK)
+        simulate_cell(SEED, {"alpha": alpha, "beta": beta}, 1, TASK)
 
 
 def test_iter_datasets_round_trip():
-    df = simulate_cell(SEED, 0.3, 3.0, 3, TaskSettings(n_trials=30))
+    df = simulate_cell(
+        SEED,
+        {"alpha": 0.3, "beta": 3.0},
+        3,
+        TaskSettings(n_trials=30, reward_probs=(0.4, 0.6), q_init=0.5),
+    )
     shuffled = df.sample(frac=1.0, random_state=0)
     got = list(iter_datasets(shuffled))
     assert [rep for rep, _, _ in got] == [0, 1, 2]

@@ -5,23 +5,24 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import default_settings
 
-from rlrecover.config import SamplerSettings, Settings, TaskSettings
 from rlrecover.data import simulate_cell
 from rlrecover.fitting import fit_cell
 from rlrecover.summary import interval_columns, summary_columns
 
-SETTINGS = Settings(
+SETTINGS = default_settings(
     seed=5,
-    task=TaskSettings(n_trials=60),
-    sampler=SamplerSettings(chains=2, tune=150, draws=150),
-    coverage_levels=(0.5, 0.9),
+    task={"n_trials": 60},
+    sampler={"chains": 2, "tune": 150, "draws": 150},
+    coverage_levels=[0.5, 0.9],
 )
+TRUTH = {"alpha": 0.4, "beta": 4.0}
 
 
 @pytest.fixture(scope="module")
 def cell():
-    return simulate_cell(SETTINGS.seed, 0.4, 4.0, 3, SETTINGS.task)
+    return simulate_cell(SETTINGS.seed, TRUTH, 3, SETTINGS.task)
 
 
 def _finite_estimates(table: pd.DataFrame) -> None:
@@ -36,7 +37,7 @@ def _finite_estimates(table: pd.DataFrame) -> None:
 
 def test_mle_rows(cell):
     lines = []
-    table = fit_cell("mle", cell, 0.4, 4.0, SETTINGS, lines.append)
+    table = fit_cell("mle", cell, TRUTH, SETTINGS, lines.append)
     assert list(table.columns) == summary_columns(SETTINGS.coverage_levels)
     assert list(table["replicate"]) == [0, 1, 2]
     assert (table["status"] == "ok").all()
@@ -47,8 +48,8 @@ def test_mle_rows(cell):
 
 
 def test_mle_is_reproducible(cell):
-    a = fit_cell("mle", cell, 0.4, 4.0, SETTINGS, lambda _: None)
-    b = fit_cell("mle", cell, 0.4, 4.0, SETTINGS, lambda _: None)
+    a = fit_cell("mle", cell, TRUTH, SETTINGS, lambda _: None)
+    b = fit_cell("mle", cell, TRUTH, SETTINGS, lambda _: None)
     cols = ["alpha_est", "beta_est", "nll"]
     np.testing.assert_array_equal(a[cols].to_numpy(), b[cols].to_numpy())
 
@@ -57,7 +58,7 @@ def test_a_failing_dataset_keeps_the_others(cell):
     bad = cell.copy()
     bad.loc[bad["replicate"] == 1, "action"] = 7  # not an arm
     lines = []
-    table = fit_cell("mle", bad, 0.4, 4.0, SETTINGS, lines.append)
+    table = fit_cell("mle", bad, TRUTH, SETTINGS, lines.append)
     assert list(table["status"]) == ["ok", "failed", "ok"]
     assert "action" in table.loc[1, "error"] or "7" in table.loc[1, "error"]
     assert any("replicate 1" in line and "failed" in line for line in lines)
@@ -65,14 +66,14 @@ def test_a_failing_dataset_keeps_the_others(cell):
 
 def test_unknown_method_is_named(cell):
     with pytest.raises(ValueError, match="'vb'"):
-        fit_cell("vb", cell, 0.4, 4.0, SETTINGS)
+        fit_cell("vb", cell, TRUTH, SETTINGS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["pymc_potential", "pymc_bernoulli"])
 def test_pymc_rows(cell, method):
     lines = []
-    table = fit_cell(method, cell, 0.4, 4.0, SETTINGS, lines.append)
+    table = fit_cell(method, cell, TRUTH, SETTINGS, lines.append)
     assert list(table.columns) == summary_columns(SETTINGS.coverage_levels)
     assert (table["status"] == "ok").all(), table["error"]
     _finite_estimates(table)

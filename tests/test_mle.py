@@ -5,10 +5,19 @@ import math
 import numpy as np
 import pytest
 
-from rlrecover.mle import U_BOUND, V_BOUNDS, delta_sd, fit_mle
-from rlrecover.model import loglik, simulate
+from rlrecover import mle
+from rlrecover.mle import delta_sd
+from rlrecover.qlearning import MLE_FREE, loglik, simulate
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
+U_BOUND = MLE_FREE["alpha"][1][1]
+V_BOUNDS = MLE_FREE["beta"][1]
+
+
+def fit_mle(actions, rewards, **kwargs):
+    """``rlrecover.mle.fit_mle`` with the shipped config's settings unless overridden."""
+    settings = {"consts": (0.5,), "n_starts": 5, "method": "L-BFGS-B", "levels": LEVELS}
+    return mle.fit_mle(actions, rewards, **{**settings, **kwargs})
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +31,13 @@ def test_notebook_optimum(notebook_data, method):
     actions, rewards = notebook_data
     res = fit_mle(actions, rewards, method=method, levels=LEVELS, rng=np.random.default_rng(0))
     # The notebook prints alpha 0.5047, beta 5.7074 (4 decimals) and nll 47.050814541102895.
-    assert res.alpha == pytest.approx(0.5047, abs=1e-3)
-    assert res.beta == pytest.approx(5.7074, abs=1e-3)
+    assert res.estimate["alpha"] == pytest.approx(0.5047, abs=1e-3)
+    assert res.estimate["beta"] == pytest.approx(5.7074, abs=1e-3)
     assert res.nll == pytest.approx(47.050814541102895, abs=1e-6)
     assert res.converged and not res.at_bound
-    assert res.nll == pytest.approx(-loglik(res.alpha, res.beta, actions, rewards), abs=1e-12)
+    assert res.nll == pytest.approx(
+        -loglik(res.estimate["alpha"], res.estimate["beta"], actions, rewards), abs=1e-12
+    )
 
 
 def test_recovers_truth_on_long_data():
@@ -36,8 +47,12 @@ def test_recovers_truth_on_long_data():
         actions, rewards = simulate(alpha, beta, 2000, rng=np.random.default_rng(seed))
         res = fit_mle(actions, rewards, rng=np.random.default_rng(100 + seed))
         sd = delta_sd(res)
-        assert abs(res.alpha - alpha) < 4 * sd["alpha"], (alpha, res.alpha, sd)
-        assert abs(res.beta - beta) < 4 * sd["beta"], (beta, res.beta, sd)
+        assert abs(res.estimate["alpha"] - alpha) < 4 * sd["alpha"], (
+            alpha,
+            res.estimate["alpha"],
+            sd,
+        )
+        assert abs(res.estimate["beta"] - beta) < 4 * sd["beta"], (beta, res.estimate["beta"], sd)
 
 
 def test_intervals_nest_and_respect_bounds(notebook_data):
@@ -49,7 +64,7 @@ def test_intervals_nest_and_respect_bounds(notebook_data):
         rng=np.random.default_rng(1),
         truth={"alpha": 0.5, "beta": 5.0},
     )
-    for p, est in (("alpha", res.alpha), ("beta", res.beta)):
+    for p, est in res.estimate.items():
         previous = (est, est)
         for level in LEVELS:
             lo, hi = res.intervals[(p, level)]
@@ -68,7 +83,7 @@ def test_cdf_at_estimate_is_one_half(notebook_data):
         actions,
         rewards,
         rng=np.random.default_rng(2),
-        truth={"alpha": first.alpha, "beta": first.beta},
+        truth={"alpha": first.estimate["alpha"], "beta": first.estimate["beta"]},
     )
     assert res.cdf_true["alpha"] == pytest.approx(0.5, abs=1e-12)
     assert res.cdf_true["beta"] == pytest.approx(0.5, abs=1e-12)
@@ -80,8 +95,8 @@ def test_deterministic_choices_put_beta_at_bound():
     rewards = np.ones(50, dtype=int)
     res = fit_mle(actions, rewards, rng=np.random.default_rng(3))
     assert res.at_bound
-    assert math.log(res.beta) == pytest.approx(V_BOUNDS[1], abs=1e-3) or abs(
-        math.log(res.alpha / (1 - res.alpha))
+    assert math.log(res.estimate["beta"]) == pytest.approx(V_BOUNDS[1], abs=1e-3) or abs(
+        math.log(res.estimate["alpha"] / (1 - res.estimate["alpha"]))
     ) == pytest.approx(U_BOUND, abs=1e-3)
 
 
@@ -90,3 +105,32 @@ def test_bad_settings_name_the_value(notebook_data, kwargs, text):
     actions, rewards = notebook_data
     with pytest.raises(ValueError, match=text):
         fit_mle(actions, rewards, rng=np.random.default_rng(0), **kwargs)
+
+
+def test_free_scale_box_and_transforms():
+    # alpha on the logit scale within |u| <= 12, beta on the log scale in [1e-3, 1e3].
+    assert U_BOUND == 12.0
+    assert np.exp(V_BOUNDS) == pytest.approx([1e-3, 1e3])
+    logit, log = mle.TRANSFORMS["logit"], mle.TRANSFORMS["log"]
+    for t, x in ((logit, 0.3), (log, 7.0)):
+        assert t.from_free(t.to_free(x)) == pytest.approx(x, rel=1e-15)
+        assert float(t.from_free_np(t.to_free_np(x))) == pytest.approx(x, rel=1e-15)
+        # chain(g, theta) is g times d theta / d free, by central differences.
+        h = 1e-6
+        u = t.to_free(x)
+        fd = (t.from_free(u + h) - t.from_free(u - h)) / (2 * h)
+        assert t.chain(2.0, x) == pytest.approx(2.0 * fd, rel=1e-8)
+    # The numpy maps give the ends of the support instead of raising.
+    assert log.from_free_np(1e4) == np.inf
+    assert log.to_free_np(0.0) == -np.inf
+    assert logit.to_free_np(1.0) == np.inf
+
+
+def test_singular_hessian_gives_no_interval_and_says_so():
+    # Two trials: one observed choice cannot identify two parameters.
+    actions = np.array([0, 1])
+    rewards = np.array([1, 0])
+    res = fit_mle(actions, rewards, rng=np.random.default_rng(0), truth={"alpha": 0.5, "beta": 1})
+    assert math.isnan(res.se_free["alpha"]) and math.isnan(res.se_free["beta"])
+    assert "Hessian not positive definite" in res.message
+    assert all(math.isnan(v) for bounds in res.intervals.values() for v in bounds)

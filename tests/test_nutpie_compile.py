@@ -5,9 +5,10 @@ import pytest
 
 nutpie = pytest.importorskip("nutpie")
 
-from rlrecover.bayes import build_model  # noqa: E402
-from rlrecover.model import simulate  # noqa: E402
 from rlrecover.nutpie_compile import _fgraph_cache_key, compile_pymc_model_cached  # noqa: E402
+from rlrecover.qlearning import Priors, build_model, simulate  # noqa: E402
+
+PRIORS = Priors(1.0, 1.0, 10.0)
 
 
 def _draws(compiled, actions, rewards):
@@ -25,7 +26,7 @@ def _draws(compiled, actions, rewards):
 
 def test_cached_compile_matches_stock_draws():
     actions, rewards = simulate(0.5, 5, 60, rng=np.random.default_rng(1))
-    model = build_model("potential", actions, rewards)
+    model = build_model("potential", actions, rewards, PRIORS)
     stock = nutpie.compile_pymc_model(model, backend="numba")
     cached = compile_pymc_model_cached(model)
 
@@ -116,7 +117,7 @@ def test_compile_model_falls_back_to_stock(monkeypatch):
     from rlrecover import nutpie_compile
 
     actions, rewards = simulate(0.5, 5, 60, rng=np.random.default_rng(1))
-    model = build_model("potential", actions, rewards)
+    model = build_model("potential", actions, rewards, PRIORS)
     monkeypatch.setattr(nutpie_compile, "_make_logp_cfunc", _boom)
     messages = []
     compiled = nutpie_compile.compile_model(model, log=messages.append)
@@ -139,7 +140,7 @@ def test_compile_model_warns_without_log(monkeypatch):
     from rlrecover import nutpie_compile
 
     actions, rewards = simulate(0.5, 5, 60, rng=np.random.default_rng(1))
-    model = build_model("potential", actions, rewards)
+    model = build_model("potential", actions, rewards, PRIORS)
     monkeypatch.setattr(nutpie_compile, "_make_logp_cfunc", _boom)
     # Only the routing of the message is under test here; the stock compile itself is
     # checked above, so a marker stands in for its result.
@@ -158,7 +159,7 @@ def test_compile_model_normal_path_is_silent(monkeypatch):
     from rlrecover import nutpie_compile
 
     actions, rewards = simulate(0.5, 5, 60, rng=np.random.default_rng(1))
-    model = build_model("potential", actions, rewards)
+    model = build_model("potential", actions, rewards, PRIORS)
 
     def no_stock(*args, **kwargs):
         raise AssertionError("the stock compile must not run when the cached one works")

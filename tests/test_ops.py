@@ -1,29 +1,31 @@
-"""Tests of rlrecover.pytensor_ops: the numba-kernel Ops in both PyTensor backends."""
+"""Tests of rlrecover.ops: the numba-kernel Ops in both PyTensor backends."""
 
 from __future__ import annotations
 
 import itertools
+import sys
+import types
 
 import numpy as np
-import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from pytensor.graph.traversal import apply_ancestors
 
-from rlrecover.model import loglik_grad, right_probs_jac, simulate
-from rlrecover.pytensor_ops import (
+from rlrecover.kernels import Kernels, kernels_of
+from rlrecover.ops import (
     ChoiceLogLikOp,
     LogLikOp,
     RightProbsOp,
     loglik_op,
     right_probs_op,
 )
+from rlrecover.qlearning import KERNELS, loglik_grad, right_probs_jac, simulate
 
+#: The learning model the Ops call.
+MODEL = "rlrecover.qlearning"
 Q_INITS = (0.5, 0.2)
 # Values and derivatives are produced by the very same numba kernels, so against them
-# the Ops must agree to rounding (measured: bit-identical or a few eps); against the
-# scan graph the difference is operation order only (measured <= 4e-14 relative).
+# the Ops must agree to rounding (measured: bit-identical or a few eps).
 RTOL = 1e-10
 ATOL = 1e-10
 
@@ -56,8 +58,8 @@ class CompiledOps:
         rewards = pt.lvector("rewards")
         outputs = []
         for q_init in Q_INITS:
-            ll = loglik_op(alpha, beta, actions, rewards, q_init)
-            p = right_probs_op(alpha, beta, actions, rewards, q_init)
+            ll = loglik_op(MODEL, (q_init,), [alpha, beta], actions, rewards)
+            p = right_probs_op(MODEL, (q_init,), [alpha, beta], actions, rewards)
             obs = actions[1:]
             bern = pt.sum(pt.switch(pt.eq(obs, 1), pt.log(p), pt.log1p(-p)))
             outputs += [
@@ -78,12 +80,9 @@ class CompiledOps:
             ]
         self.fn = pytensor.function([alpha, beta, actions, rewards], outputs, mode=mode)
         # loglik and its gradient alone: the kernel must run once for both.
-        g = pytensor.grad(loglik_op(alpha, beta, actions, rewards), [alpha, beta])
-        self.logp_dlogp = pytensor.function(
-            [alpha, beta, actions, rewards],
-            [loglik_op(alpha, beta, actions, rewards), *g],
-            mode=mode,
-        )
+        ll = loglik_op(MODEL, (0.5,), [alpha, beta], actions, rewards)
+        g = pytensor.grad(ll, [alpha, beta])
+        self.logp_dlogp = pytensor.function([alpha, beta, actions, rewards], [ll, *g], mode=mode)
 
     def __call__(self, alpha, beta, actions, rewards):
         out = self.fn(alpha, beta, actions, rewards)
@@ -123,27 +122,6 @@ def test_ops_match_kernels(compiled, notebook_data):
 
 
 @NAN_DOT
-def test_ops_match_scan(compiled, scan_reference, notebook_data):
-    for name, (actions, rewards) in _datasets(notebook_data).items():
-        for alpha, beta in POINTS[::3]:
-            res = compiled(alpha, beta, actions, rewards)
-            for q_init in Q_INITS:
-                where = f"{name} alpha={alpha} beta={beta} q_init={q_init}"
-                r = res[q_init]
-                ll_s, grad_s = scan_reference.loglik_grad(alpha, beta, actions, rewards, q_init)
-                np.testing.assert_allclose(r["ll"], ll_s, rtol=RTOL, atol=ATOL, err_msg=where)
-                np.testing.assert_allclose(r["grad"], grad_s, rtol=RTOL, atol=ATOL, err_msg=where)
-                if len(actions) <= 20:  # the scan Jacobian is O(n^2); see test_model
-                    p_s, jac_s = scan_reference.right_probs_jac(
-                        alpha, beta, actions, rewards, q_init
-                    )
-                    np.testing.assert_allclose(r["p"], p_s, rtol=RTOL, atol=ATOL, err_msg=where)
-                    np.testing.assert_allclose(
-                        r["jac"], jac_s, rtol=RTOL, atol=ATOL, err_msg=where
-                    )
-
-
-@NAN_DOT
 def test_bernoulli_logp_equals_loglik(compiled, notebook_data):
     # log p and log1p(-p) of a probability p lose ~eps/min(p, 1-p) absolute each. For
     # beta <= 5 and |Q1 - Q0| <= 1, min(p, 1-p) >= sigmoid(-5) = 6.7e-3, so the sum of
@@ -173,19 +151,74 @@ def test_logp_and_gradient_run_the_kernel_once(compiled, notebook_data):
 
 
 def test_op_props_and_input_checks():
-    assert LogLikOp(0.5) == LogLikOp(0.5) and hash(LogLikOp(0.5)) == hash(LogLikOp(0.5))
-    assert LogLikOp(0.5) != LogLikOp(0.2)
-    assert RightProbsOp(0.2) == RightProbsOp(0.2)
+    assert LogLikOp(MODEL, (0.5,)) == LogLikOp(MODEL, (0.5,))
+    assert hash(LogLikOp(MODEL, (0.5,))) == hash(LogLikOp(MODEL, (0.5,)))
+    assert LogLikOp(MODEL, (0.5,)) != LogLikOp(MODEL, (0.2,))
+    assert LogLikOp(MODEL, (0.5,)) != LogLikOp("some.other.model", (0.5,))
+    assert RightProbsOp(MODEL, (0.2,)) == RightProbsOp(MODEL, (0.2,))
+    # Props are normalised (a str and a tuple of floats), so equal constants given as
+    # an int or a list make the same Op, with the same cache key.
+    op = LogLikOp(MODEL, [1])
+    assert op == LogLikOp(MODEL, (1.0,)) and hash(op) == hash(LogLikOp(MODEL, (1.0,)))
+    assert op.model == MODEL and op.consts == (1.0,) and type(op.consts[0]) is float
     with pytest.raises(TypeError, match="integer"):
-        loglik_op(0.5, 5.0, np.zeros(5), np.zeros(5))
+        loglik_op(MODEL, (0.5,), [0.5, 5.0], np.zeros(5), np.zeros(5))
     with pytest.raises(TypeError, match="vectors"):
-        right_probs_op(0.5, 5.0, np.zeros((2, 2), dtype=int), np.zeros((2, 2)))
+        right_probs_op(MODEL, (0.5,), [0.5, 5.0], np.zeros((2, 2), dtype=int), np.zeros((2, 2)))
+
+
+def test_op_reads_the_models_kernels():
+    op = RightProbsOp(MODEL, (0.5,))
+    assert op.kernels is KERNELS
+    assert op.n_params == 2 == len(KERNELS.params)
+
+
+@pytest.mark.parametrize("op_type", [LogLikOp, RightProbsOp, ChoiceLogLikOp])
+def test_op_rejects_wrong_number_of_inputs(op_type):
+    actions, rewards = pt.lvectors("actions", "rewards")
+    alpha, beta, gamma = pt.dscalars("alpha", "beta", "gamma")
+    extra = [pt.lvector("observed")] if op_type is ChoiceLogLikOp else []
+    op = op_type(MODEL, (0.5,))
+    data = "actions, rewards and observed" if extra else "actions and rewards"
+    n_data = 2 + len(extra)
+    for params in ([alpha], [alpha, beta, gamma]):
+        message = rf"takes 2 parameters, {data}; got {len(params) + n_data} inputs"
+        with pytest.raises(TypeError, match=message):
+            op(*params, actions, rewards, *extra)
+    # The right number of inputs builds a node.
+    assert op(alpha, beta, actions, rewards, *extra)[0].owner.op == op
+
+
+@pytest.mark.parametrize("op_type", [LogLikOp, RightProbsOp, ChoiceLogLikOp])
+def test_op_rejects_non_scalar_parameter(op_type):
+    actions, rewards = pt.lvectors("actions", "rewards")
+    extra = [pt.lvector("observed")] if op_type is ChoiceLogLikOp else []
+    op = op_type(MODEL, (0.5,))
+    with pytest.raises(TypeError, match="parameter alpha must be a scalar"):
+        op(pt.dvector("alpha"), 5.0, actions, rewards, *extra)
+    with pytest.raises(TypeError, match="parameter beta must be a scalar"):
+        op(0.5, np.array([5.0, 6.0]), actions, rewards, *extra)
+
+
+def test_kernels_of_rejects_module_without_kernels(monkeypatch):
+    assert kernels_of(MODEL) is KERNELS and isinstance(KERNELS, Kernels)
+    with pytest.raises(TypeError, match="'math' defines no KERNELS"):
+        kernels_of("math")
+    # A KERNELS that is not a Kernels record is rejected as well.
+    fake = types.ModuleType("fake_learning_model")
+    fake.KERNELS = {"loglik_grad": KERNELS.loglik_grad}
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    with pytest.raises(TypeError, match="'fake_learning_model' defines no KERNELS"):
+        kernels_of(fake.__name__)
+    # An Op of such a module fails when it is applied, with the same message.
+    with pytest.raises(TypeError, match="no KERNELS record"):
+        loglik_op("math", (0.5,), [0.5, 5.0], pt.lvector("a"), pt.lvector("r"))
 
 
 def test_op_infer_shape(notebook_data):
     actions = pt.lvector("actions")
     rewards = pt.dvector("rewards")
-    p = right_probs_op(0.5, 5.0, actions, rewards)
+    p = right_probs_op(MODEL, (0.5,), [0.5, 5.0], actions, rewards)
     n = pytensor.function([actions, rewards], p.shape[0], on_unused_input="ignore")
     # shape inference must not need to run the kernel: the Op node is rewritten away
     assert not any(isinstance(node.op, RightProbsOp) for node in n.maker.fgraph.apply_nodes)
@@ -193,7 +226,7 @@ def test_op_infer_shape(notebook_data):
 
 
 # ------------------------------------------------------------------------------------
-# ChoiceLogLikOp and the rewrite that fuses the Bernoulli model's likelihood into it
+# ChoiceLogLikOp (the rewrite that puts it in the Bernoulli model: test_rewrites.py)
 # ------------------------------------------------------------------------------------
 
 
@@ -216,7 +249,7 @@ def choice_fn(request):
     actions, rewards, observed = pt.lvectors("actions", "rewards", "observed")
     outputs = []
     for q_init in Q_INITS:
-        ll = ChoiceLogLikOp(q_init)(alpha, beta, actions, rewards, observed)[0]
+        ll = ChoiceLogLikOp(MODEL, (q_init,))(alpha, beta, actions, rewards, observed)[0]
         outputs += [ll, pt.stack(pytensor.grad(ll, [alpha, beta]))]
     return pytensor.function(
         [alpha, beta, actions, rewards, observed], outputs, mode=request.param
@@ -274,96 +307,4 @@ def test_choice_loglik_checks_lengths(choice_fn, notebook_data):
     with pytest.raises(ValueError, match="one fewer"):
         choice_fn(0.4, 3.0, actions, rewards, np.asarray(actions))
     with pytest.raises(TypeError, match="integer vector"):
-        ChoiceLogLikOp()(0.4, 3.0, actions, rewards, np.zeros(149))
-
-
-FUSE_REWRITES = ("canonicalize", "stabilize", "local_remove_check_parameter")
-
-
-def _ops(var) -> set[type]:
-    return {type(node.op) for node in apply_ancestors([var])}
-
-
-def _compile_pair(logp, inputs, wrt):
-    """logp and gradient compiled with and without the fusing rewrite."""
-    outs = [logp, *pytensor.grad(logp, wrt)]
-    fused = pytensor.function(inputs, outs, mode="FAST_RUN")
-    plain = pytensor.function(
-        inputs, outs, mode=pytensor.compile.get_mode("FAST_RUN").excluding("fuse_bernoulli_loglik")
-    )
-    return fused, plain
-
-
-@pytest.mark.parametrize("obs_dtype", ["int64", "int32"])
-def test_rewrite_fuses_pymc_bernoulli_logp(notebook_data, obs_dtype):
-    # The graph PyMC itself builds for sum(logp(Bernoulli(p), c)), with p from the Op.
-    # int32 observations (pm.Data's integer type) are cast to int64 by pm.Bernoulli.
-    alpha, beta = pt.dscalars("alpha", "beta")
-    actions, rewards = pt.lvectors("actions", "rewards")
-    c = pt.vector("c", dtype=obs_dtype)
-    p = right_probs_op(alpha, beta, actions, rewards, 0.2)
-    logp = pm.logp(pm.Bernoulli.dist(p=p), c).sum()
-    rewritten = pytensor.graph.rewrite_graph(logp, include=FUSE_REWRITES)
-    ops = _ops(rewritten)
-    assert ChoiceLogLikOp in ops and RightProbsOp not in ops
-    (fused_node,) = [n for n in apply_ancestors([rewritten]) if isinstance(n.op, ChoiceLogLikOp)]
-    assert fused_node.op.q_init == pytest.approx(0.2)
-    # The widening cast is dropped: the kernel reads the observations as they are.
-    assert fused_node.inputs[4] is c
-
-    # Differentiating the rewritten graph goes through the fused Op alone.
-    grads = pytensor.grad(rewritten, [alpha, beta])
-    assert RightProbsOp not in _ops(pt.stack(grads))
-
-    # Compiled with and without the rewrite: the same function, also for observations
-    # other than the actions and for impossible ones.
-    fused, plain = _compile_pair(logp, [alpha, beta, actions, rewards, c], [alpha, beta])
-    assert any(isinstance(n.op, ChoiceLogLikOp) for n in fused.maker.fgraph.apply_nodes)
-    assert not any(isinstance(n.op, ChoiceLogLikOp) for n in plain.maker.fgraph.apply_nodes)
-    actions_v, rewards_v = (np.asarray(x) for x in notebook_data)
-    rng = np.random.default_rng(8)
-    impossible = actions_v[1:].copy()
-    impossible[3] = 2
-    for obs in (actions_v[1:], rng.integers(0, 2, 149), impossible):
-        obs = obs.astype(obs_dtype)
-        for alpha_v, beta_v in itertools.product((0.05, 0.5, 0.95), (0.5, 2.0, 5.0)):
-            got = fused(alpha_v, beta_v, actions_v, rewards_v, obs)
-            want = plain(alpha_v, beta_v, actions_v, rewards_v, obs)
-            # beta <= 5: Bernoulli-form drift < 3.3e-11 (test_bernoulli_logp_equals_loglik)
-            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
-
-
-def test_rewrite_leaves_other_graphs_alone():
-    alpha, beta = pt.dscalars("alpha", "beta")
-    actions, rewards, c = pt.lvectors("actions", "rewards", "c")
-    p = right_probs_op(alpha, beta, actions, rewards)
-
-    def support(c, hi=1):
-        return pt.or_(pt.lt(c, 0), pt.gt(c, hi))
-
-    others = {
-        # no support check: a 2 would count as a 1 here, not as impossible
-        "unchecked": pt.switch(c, pt.log(p), pt.log1p(-p)),
-        "other support": pt.switch(support(c, 2), -np.inf, pt.switch(c, pt.log(p), pt.log1p(-p))),
-        "swapped branches": pt.switch(support(c), -np.inf, pt.switch(c, pt.log1p(-p), pt.log(p))),
-        "other probabilities": pm.logp(pm.Bernoulli.dist(p=pt.sigmoid(beta * p)), c),
-        "float observations": pm.logp(pm.Bernoulli.dist(p=p), pt.dvector("c")),
-        "not summed": pt.max(pm.logp(pm.Bernoulli.dist(p=p), c)),
-    }
-    for name, expr in others.items():
-        rewritten = pytensor.graph.rewrite_graph(
-            pt.as_tensor(expr).sum() if name != "not summed" else expr, include=FUSE_REWRITES
-        )
-        assert ChoiceLogLikOp not in _ops(rewritten), name
-
-
-def test_only_lossless_casts_are_skipped():
-    from rlrecover.pytensor_ops import _uncast
-
-    wide = pt.lvector("wide")
-    narrow = pt.ivector("narrow")
-    assert _uncast(pt.cast(narrow, "int64")) is narrow
-    narrowed = pt.cast(wide, "int8")  # would wrap 300 to 44: must stay
-    assert _uncast(narrowed) is narrowed
-    from_float = pt.cast(pt.dvector("f"), "int64")  # would truncate 0.5 to 0
-    assert _uncast(from_float) is from_float
+        ChoiceLogLikOp(MODEL, (0.5,))(0.4, 3.0, actions, rewards, np.zeros(149))

@@ -24,7 +24,7 @@ def make_recovery(seed=3):
         for a in (0.2, 0.7):
             for b in (1.0, 4.0, 16.0):
                 for r in range(5):
-                    row = empty_row(LEVELS, method, a, b, r, 150)
+                    row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, 150)
                     if method == "pymc_potential" and a == 0.2 and b == 1.0:
                         row.update(status="failed", error="boom")
                         rows.append(row)

@@ -1,16 +1,17 @@
-"""Tests of rlrecover.model: the notebook's figures, the kernels against references."""
+"""Tests of rlrecover.qlearning: the notebook's figures, the kernels against references."""
 
 from __future__ import annotations
 
 import functools
 import itertools
+import math
 import re
 
 import numpy as np
 import pytest
 import scipy.optimize
 
-from rlrecover.model import (
+from rlrecover.qlearning import (
     loglik,
     loglik_grad,
     loglik_reference,
@@ -245,3 +246,62 @@ def test_simulate_rejects_bad_task_and_missing_rng():
 def test_loglik_rejects_mismatched_data():
     with pytest.raises(ValueError, match="equal length"):
         loglik(0.5, 5, np.zeros(10, dtype=int), np.zeros(9))
+
+
+# ------------------------------------------------------------------------------------
+# The learning rule, priors and MLE starts
+# ------------------------------------------------------------------------------------
+
+
+def test_learn_step_updates_only_the_chosen_arm_and_its_derivative():
+    from rlrecover.qlearning import learn_step
+
+    q0, q1, dq0, dq1 = learn_step(0.25, 1, 1.0, 0.5, 0.5, 0.0, 0.0)
+    assert (q0, dq0) == (0.5, 0.0)
+    assert q1 == 0.5 + 0.25 * (1.0 - 0.5)
+    assert dq1 == 1.0 - 0.5  # d/dalpha of alpha * (r - q) at dq = 0
+    # The derivative recursion agrees with a finite difference of the values.
+    h = 1e-7
+    rng = np.random.default_rng(0)
+    actions, rewards = rng.integers(0, 2, 50), rng.integers(0, 2, 50)
+
+    def run(alpha):
+        state = (0.5, 0.5, 0.0, 0.0)
+        for a, r in zip(actions, rewards, strict=True):
+            state = learn_step(alpha, int(a), float(r), *state)
+        return state
+
+    q0, q1, dq0, dq1 = run(0.3)
+    up, down = run(0.3 + h), run(0.3 - h)
+    assert dq0 == pytest.approx((up[0] - down[0]) / (2 * h), rel=1e-6)
+    assert dq1 == pytest.approx((up[1] - down[1]) / (2 * h), rel=1e-6)
+
+
+def test_priors_from_config_and_draws():
+    from rlrecover.qlearning import Priors
+
+    priors = Priors.from_config({"alpha": {"a": 2, "b": 3}, "beta": {"sigma": 4}})
+    assert priors == Priors(2.0, 3.0, 4.0)
+    rng = np.random.default_rng(1)
+    draws = np.array([priors.draw(rng) for _ in range(20_000)])
+    # Beta(2, 3) has mean 0.4 and sd 0.2; HalfNormal(4) has mean 4 sqrt(2 / pi).
+    # 5 standard errors of the mean of 20,000 draws.
+    se_alpha = 0.2 / math.sqrt(len(draws))
+    assert draws[:, 0].mean() == pytest.approx(0.4, abs=5 * se_alpha)
+    sd_beta = 4 * math.sqrt(1 - 2 / math.pi)
+    assert draws[:, 1].mean() == pytest.approx(
+        4 * math.sqrt(2 / math.pi), abs=5 * sd_beta / math.sqrt(len(draws))
+    )
+    assert (draws[:, 0] > 0).all() and (draws[:, 0] < 1).all() and (draws[:, 1] >= 0).all()
+
+
+def test_mle_starts_lie_in_their_ranges_and_follow_the_generator():
+    from rlrecover.qlearning import MLE_FIRST_START, MLE_FREE, mle_start
+
+    starts = [mle_start(np.random.default_rng(3)) for _ in range(2)]
+    assert starts[0] == starts[1]
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        s = mle_start(rng)
+        assert 0.05 <= s["alpha"] <= 0.95 and 0.3 <= s["beta"] <= 30
+    assert set(MLE_FIRST_START) == set(MLE_FREE) == {"alpha", "beta"}

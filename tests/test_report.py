@@ -31,7 +31,7 @@ def make_recovery(seed=7, fail=True):
         for a in (0.3, 0.8):
             for b in (2.0, 10.0):
                 for r in range(4):
-                    row = empty_row(LEVELS, method, a, b, r, 120)
+                    row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, 120)
                     row["seconds"] = 0.25 + r
                     if fail and method == "pymc_bernoulli" and r == 3 and a == 0.3:
                         row.update(status="failed", error=f"ValueError: {EVIL}")
@@ -170,7 +170,11 @@ def _tiny_inputs():
     """All-ok fits of one method in one cell; nothing flagged, no figures."""
     rec = pd.DataFrame(
         [
-            {**empty_row(LEVELS, "mle", 0.5, 4.0, r, 50), "alpha_est": 0.5, "beta_est": 4.0}
+            {
+                **empty_row(LEVELS, "mle", {"alpha": 0.5, "beta": 4.0}, r, 50),
+                "alpha_est": 0.5,
+                "beta_est": 4.0,
+            }
             for r in range(3)
         ],
         columns=summary_columns(LEVELS),

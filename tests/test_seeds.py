@@ -22,28 +22,28 @@ def test_format_value():
 
 def test_dataset_rng_int_and_float_beta_are_one_stream():
     np.testing.assert_array_equal(
-        _draws(dataset_rng(SEED, 0.5, 5, 0)), _draws(dataset_rng(SEED, 0.5, 5.0, 0))
+        _draws(dataset_rng(SEED, (0.5, 5), 0)), _draws(dataset_rng(SEED, (0.5, 5.0), 0))
     )
 
 
 def test_dataset_rng_is_reproducible():
     np.testing.assert_array_equal(
-        _draws(dataset_rng(SEED, 0.3, 2.0, 4)), _draws(dataset_rng(SEED, 0.3, 2.0, 4))
+        _draws(dataset_rng(SEED, (0.3, 2.0), 4)), _draws(dataset_rng(SEED, (0.3, 2.0), 4))
     )
 
 
 @pytest.mark.parametrize(
     "other",
     [
-        (SEED, 0.5, 5.0, 1),  # replicate
-        (SEED + 1, 0.5, 5.0, 0),  # configured seed
-        (SEED, 0.6, 5.0, 0),  # alpha
-        (SEED, 0.5, 6.0, 0),  # beta
-        (SEED, 5.0, 0.5, 0),  # swapped values
+        (SEED, (0.5, 5.0), 1),  # replicate
+        (SEED + 1, (0.5, 5.0), 0),  # configured seed
+        (SEED, (0.6, 5.0), 0),  # alpha
+        (SEED, (0.5, 6.0), 0),  # beta
+        (SEED, (5.0, 0.5), 0),  # swapped values
     ],
 )
 def test_dataset_rng_differs(other):
-    base = _draws(dataset_rng(SEED, 0.5, 5.0, 0))
+    base = _draws(dataset_rng(SEED, (0.5, 5.0), 0))
     assert not np.array_equal(base, _draws(dataset_rng(*other)))
 
 

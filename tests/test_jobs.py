@@ -1,0 +1,183 @@
+"""rlrecover.jobs: the fit job as a plain function, and its scoped BLAS thread limit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import default_config
+from threadpoolctl import threadpool_info
+
+from rlrecover import jobs
+from rlrecover.config import TaskSettings
+from rlrecover.data import simulate_cell
+from rlrecover.summary import read_recovery, summary_columns
+
+FIT_SECTIONS = ("seed", "task", "mle", "priors", "sampler", "coverage_levels")
+TRUTH = {"alpha": 0.4, "beta": 3.0}
+
+
+def fit_config(**overrides):
+    cfg = default_config(task={"n_trials": 30}, coverage_levels=[0.5, 0.9], **overrides)
+    return {k: cfg[k] for k in FIT_SECTIONS}
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    cfg = fit_config()
+    data = simulate_cell(cfg["seed"], TRUTH, 3, TaskSettings.from_config(cfg["task"]))
+    path = tmp_path / "data.tsv"
+    data.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_fit_job_writes_one_table_per_method_and_logs_each_dataset(tmp_path, data_file):
+    out = tmp_path / "mle.tsv"
+    log = tmp_path / "fit.log"
+    jobs.fit_job(data_file, [out], ["mle"], fit_config(), TRUTH, log)
+    table = read_recovery(out)
+    assert list(table.columns) == summary_columns([0.5, 0.9])
+    assert list(table["replicate"]) == [0, 1, 2]
+    assert (table["status"] == "ok").all()
+    assert (table["cell"] == "alpha~0.4/beta~3").all()
+    text = log.read_text()
+    assert "fitting 3 datasets of alpha=0.4, beta=3.0 with mle" in text
+    for rep in range(3):
+        assert f"mle alpha~0.4/beta~3 replicate {rep}: " in text
+    assert f"wrote 3 rows to {out}" in text
+
+
+def test_fit_job_logs_the_traceback_and_raises(tmp_path):
+    log = tmp_path / "fit.log"
+    missing = tmp_path / "no-such-data.tsv"
+    with pytest.raises(FileNotFoundError):
+        jobs.fit_job(missing, [tmp_path / "mle.tsv"], ["mle"], fit_config(), TRUTH, log)
+    text = log.read_text()
+    assert "Traceback" in text and "no-such-data.tsv" in text
+    assert not (tmp_path / "mle.tsv").exists()
+
+
+def test_fit_job_needs_one_output_per_method(tmp_path, data_file):
+    with pytest.raises(ValueError, match=r"shorter|longer"):
+        jobs.fit_job(
+            data_file, [tmp_path / "a.tsv"], ["mle", "mle"], fit_config(), TRUTH, tmp_path / "l"
+        )
+
+
+_OVERLAPPING_JOBS = """
+import json, threading
+import scipy.linalg  # loads the BLAS libraries
+from threadpoolctl import threadpool_info
+from rlrecover import jobs
+
+def blas():
+    return {d["filepath"]: d["num_threads"] for d in threadpool_info()}
+
+before = blas()
+inside = [threading.Event(), threading.Event()]
+leave = [threading.Event(), threading.Event()]
+seen = {}
+
+def job(i):
+    with jobs.single_thread_blas():
+        seen[f"in {i}"] = blas()
+        inside[i].set()
+        leave[i].wait(10)
+    seen[f"after {i}"] = blas()
+
+threads = [threading.Thread(target=job, args=(i,)) for i in (0, 1)]
+threads[0].start(); inside[0].wait(10)
+threads[1].start(); inside[1].wait(10)
+leave[0].set(); threads[0].join(10)  # the first job leaves while the second runs
+leave[1].set(); threads[1].join(10)
+print(json.dumps({"before": before, "end": blas(), **seen}))
+"""
+
+
+@pytest.mark.skipif(not threadpool_info(), reason="no BLAS or OpenMP pool to limit")
+def test_single_thread_blas_is_counted_and_restores_the_pools():
+    # As in Snakemake's threaded mode: a fresh process whose fit jobs run in worker
+    # threads and overlap. (A fresh process, because OpenBLAS ignores a size set from
+    # a worker thread once the main thread has set one, as other tests here do.)
+    proc = subprocess.run(
+        [sys.executable, "-c", _OVERLAPPING_JOBS], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    if max(seen["before"].values(), default=1) == 1:
+        pytest.skip("the BLAS pools have one thread already: nothing to limit")
+    assert set(seen["in 0"].values()) == set(seen["in 1"].values()) == {1}, seen
+    assert set(seen["after 0"].values()) == {1}, "the limit must hold while a job runs"
+    assert seen["after 1"] == seen["end"] == seen["before"], seen
+
+
+def test_fit_job_output_matches_fit_cell(tmp_path, data_file):
+    from conftest import default_settings
+
+    from rlrecover.fitting import fit_cell
+
+    out = tmp_path / "mle.tsv"
+    jobs.fit_job(data_file, [out], ["mle"], fit_config(), TRUTH, tmp_path / "fit.log")
+    settings = default_settings(task={"n_trials": 30}, coverage_levels=[0.5, 0.9])
+    direct = fit_cell("mle", pd.read_csv(data_file, sep="\t"), TRUTH, settings, lambda _: None)
+    cols = ["alpha_est", "beta_est", "nll", "alpha_lower_90", "beta_upper_90"]
+    pd.testing.assert_frame_equal(
+        read_recovery(out)[cols].reset_index(drop=True), direct[cols].astype(float)
+    )
+
+
+def test_summary_jobs_chain_from_fit_tables_to_the_report(tmp_path):
+    # simulate -> fit (MLE) -> aggregate -> tables -> plots -> report, as the rules do.
+    sim_cfg = {"seed": 4, "task": fit_config()["task"], "replicates": 3}
+    fits = []
+    for beta in (2.0, 6.0):
+        truth = {"alpha": 0.4, "beta": beta}
+        data = tmp_path / f"data_{beta:g}.tsv"
+        jobs.simulate_job(data, sim_cfg, truth, tmp_path / f"sim_{beta:g}.log")
+        assert len(pd.read_csv(data, sep="\t")) == 3 * 30
+        out = tmp_path / f"fit_{beta:g}.tsv"
+        jobs.fit_job(data, [out], ["mle"], fit_config(), truth, tmp_path / f"fit_{beta:g}.log")
+        fits.append(out)
+    recovery = tmp_path / "recovery.tsv"
+    jobs.aggregate_job(fits, recovery, tmp_path / "aggregate.log")
+    # Values are copied as text: the stacked table holds the fit tables' exact bytes.
+    body = recovery.read_text().splitlines()
+    assert body[1:] == [line for f in fits for line in f.read_text().splitlines()[1:]]
+    tables = {n: tmp_path / f"{n}.tsv" for n in ("recovery_metrics", "coverage")}
+    tables |= {n: tmp_path / f"{n}.tsv" for n in ("diagnostics", "runtime")}
+    jobs.tables_job(recovery, tables, [0.5, 0.9], tmp_path / "tables.log")
+    coverage = pd.read_csv(tables["coverage"], sep="\t")
+    assert set(coverage["level"]) == {0.5, 0.9} and set(coverage["method"]) == {"mle"}
+    plots = {n: tmp_path / f"{n}.png" for n in ("recovery_alpha", "recovery_beta", "coverage")}
+    jobs.plots_job(recovery, tables["coverage"], plots, tmp_path / "plots.log")
+    for path in plots.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = tmp_path / "report.html"
+    jobs.report_job(
+        report,
+        {
+            "recovery": recovery,
+            "metrics": tables["recovery_metrics"],
+            "coverage": tables["coverage"],
+            "diagnostics": tables["diagnostics"],
+            "runtime": tables["runtime"],
+        },
+        plots,
+        {"seed": 4},
+        tmp_path / "report.log",
+    )
+    assert report.read_text().count("data:image/png;base64,") == 3
+    assert f"wrote {report}" in (tmp_path / "report.log").read_text()
+
+
+def test_aggregate_job_names_a_table_with_other_columns(tmp_path):
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    a.write_text("method\tcell\nmle\tx\n")
+    b.write_text("method\tother\nmle\ty\n")
+    log = tmp_path / "aggregate.log"
+    with pytest.raises(ValueError, match=r"b\.tsv has columns \['method', 'other'\]"):
+        jobs.aggregate_job([a, b], tmp_path / "recovery.tsv", log)
+    assert "Traceback" in log.read_text()
