@@ -21,12 +21,14 @@ one core, on the same data and sampler settings, and prints seconds and ratios:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -35,10 +37,37 @@ import numpy as np  # noqa: E402
 
 SEED = sum(map(ord, "RL_PyMC"))
 SAMPLER = {"chains": 4, "tune": 1000, "draws": 1000, "target_accept": 0.8}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def default_settings():
+    """The settings of the schema's defaults (the shipped config.yaml's); read once."""
+    from rlrecover.config import Settings, load_schema, schema_defaults
+
+    cfg = schema_defaults(load_schema(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    cfg["grid"] = {"alpha": [0.5], "beta": [5]}
+    return Settings.from_config(cfg)
+
+
+def fit_mle(actions, rewards, n_starts, rng):
+    """``rlrecover.mle.fit_mle`` with the default settings and ``n_starts`` starts."""
+    from rlrecover.mle import fit_mle as fit
+
+    s = default_settings()
+    return fit(
+        actions,
+        rewards,
+        consts=(s.task.q_init,),
+        n_starts=n_starts,
+        method=s.mle.method,
+        levels=s.coverage_levels,
+        rng=rng,
+    )
 
 
 def cell_datasets(n_trials: int, n: int, seed: int = 1):
-    from rlrecover.model import simulate
+    from rlrecover.qlearning import simulate
 
     data = [simulate(0.5, 5.0, n_trials, rng=np.random.default_rng(SEED))]
     rng = np.random.default_rng(seed)
@@ -61,6 +90,7 @@ def worker_rlrecover(kind: str, n_trials: int, n: int) -> dict:
             kind,
             [(i, a, r, i) for i, (a, r) in enumerate(data)],
             SamplerSettings(backend="nutpie", **SAMPLER),
+            priors=default_settings().priors,
         )
     )
     total = time.perf_counter() - t0
@@ -80,12 +110,12 @@ def worker_notebook(kind: str) -> dict:
     t0 = time.perf_counter()
     import pymc as pm
 
-    from rlrecover.bayes import build_model
+    from rlrecover.qlearning import build_model
 
     t_import = time.perf_counter() - t0
     actions, rewards = cell_datasets(150, 1)[0]
     t1 = time.perf_counter()
-    model = build_model(kind, actions, rewards, likelihood="scan")
+    model = build_model(kind, actions, rewards, default_settings().priors, likelihood="scan")
     with model:
         idata = pm.sample(
             **SAMPLER,
@@ -129,7 +159,7 @@ def floor_seconds_per_eval(n_trials: int) -> float:
     """Seconds of one hand-written numba log-likelihood-and-gradient evaluation."""
     import numba
 
-    from rlrecover.model import _loglik_grad_kernel
+    from rlrecover.qlearning import loglik_grad_kernel
 
     actions, rewards = cell_datasets(n_trials, 1)[0]
     rewards = rewards.astype(np.float64)
@@ -139,7 +169,7 @@ def floor_seconds_per_eval(n_trials: int) -> float:
         g = np.empty(2)
         s = 0.0
         for i in range(k):
-            s += _loglik_grad_kernel(0.4 + 1e-9 * i, 5.0, actions, rewards, 0.5, g)
+            s += loglik_grad_kernel(0.4 + 1e-9 * i, 5.0, actions, rewards, 0.5, g)
         return s
 
     loop(200_000, actions, rewards)  # compile, and let the core reach full speed
@@ -151,19 +181,27 @@ def floor_seconds_per_eval(n_trials: int) -> float:
     return best
 
 
-def gradient_evals(kind: str, n_trials: int, n: int) -> list[int]:
+def gradient_evals(kind: str, n_trials: int, n: int) -> tuple[list[int], bool]:
     """Gradient evaluations (warm-up included) of each of the worker's fits.
 
     Same model, data, seeds and settings as :func:`worker_rlrecover`, so the same
-    chains: these are the evaluations whose time the worker measured.
+    chains: these are the evaluations whose time the worker measured. Also says
+    whether nutpie's compiled graph holds the fused likelihood (``ChoiceLogLikOp``):
+    for the Bernoulli model it must, or the rewrite has stopped matching PyMC's
+    graph and that model is slower than it should be.
     """
     import nutpie
 
-    from rlrecover.bayes import build_model
+    import rlrecover.bayes  # noqa: F401  (registers the rewrite)
     from rlrecover.nutpie_compile import compile_pymc_model_cached
+    from rlrecover.ops import ChoiceLogLikOp
+    from rlrecover.qlearning import build_model
 
     data = cell_datasets(n_trials, n)
-    compiled = compile_pymc_model_cached(build_model(kind, *data[0]))
+    compiled = compile_pymc_model_cached(build_model(kind, *data[0], default_settings().priors))
+    fused = any(
+        isinstance(node.op, ChoiceLogLikOp) for node in compiled.logp_func.maker.fgraph.apply_nodes
+    )
     counts = []
     for i, (actions, rewards) in enumerate(data):
         raw = nutpie.sample(
@@ -177,7 +215,7 @@ def gradient_evals(kind: str, n_trials: int, n: int) -> list[int]:
         )
         _, stats = raw.get_arrow_trace()
         counts.append(int(sum(np.asarray(st.column("n_steps")).sum() for st in stats)))
-    return counts
+    return counts, fused
 
 
 # ----------------------------------------------------------------------------- MLE
@@ -199,8 +237,6 @@ def notebook_llik_td(x, *args):
 
 def mle_comparison(repeats: int) -> None:
     import scipy.optimize
-
-    from rlrecover.mle import fit_mle
 
     actions, rewards = cell_datasets(150, 1)[0]
     t = time.perf_counter()
@@ -251,7 +287,8 @@ def main() -> None:
             cold = run_worker("rlrecover", kind, "150", str(n_cell), env=env)
             ours = run_worker("rlrecover", kind, "150", str(n_cell), env=env)
         # The floor of the datasets whose sampling is averaged (all but the first).
-        evals = float(np.mean(gradient_evals(kind, 150, n_cell)[1:]))
+        counts, fused = gradient_evals(kind, 150, n_cell)
+        evals = float(np.mean(counts[1:]))
         floor = evals * per_eval
         sampling = float(np.mean(ours["sampling"][1:]))
         amortized = {"cold": cold["total"] / n_cell, "warm": ours["total"] / n_cell}
@@ -263,6 +300,12 @@ def main() -> None:
                 f"{res['total'] / n_cell:.3f} s"
             )
         print(f"rlrecover sampling once compiled: {sampling:.3f} s per dataset (mean of 19)")
+        print(f"fused likelihood (ChoiceLogLikOp) in nutpie's compiled graph: {fused}")
+        if kind == "bernoulli" and not fused:
+            print(
+                "WARNING: the rewrite rlrecover.rewrites.fuse_bernoulli_loglik no longer "
+                "matches the Bernoulli model's graph: that model runs unfused (slower)."
+            )
         print(
             f"floor: {evals:.0f} gradient evaluations (mean of the same {n_cell - 1} fits) x "
             f"{per_eval * 1e6:.2f} us = {floor:.3f} s; "
@@ -288,13 +331,11 @@ def main() -> None:
     mle_comparison(repeats=5 if args.quick else 20)
 
     print("\n== Scaling: seconds per fit (compiled), 5 datasets each ==")
-    from rlrecover.mle import fit_mle
-
     for n_trials in (100, 300, 1000):
         cells = cell_datasets(n_trials, 5)
         t = time.perf_counter()
         for i, (a, r) in enumerate(cells):
-            fit_mle(a, r, rng=np.random.default_rng(i))
+            fit_mle(a, r, n_starts=default_settings().mle.n_starts, rng=np.random.default_rng(i))
         mle = (time.perf_counter() - t) / len(cells)
         line = f"n_trials {n_trials:5d}: mle {mle:.4f} s"
         for kind in ("potential", "bernoulli"):
