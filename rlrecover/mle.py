@@ -130,7 +130,11 @@ class MLEResult:
 
 
 class _Problem:
-    """The negative log-likelihood of one dataset on the free scale."""
+    """The negative log-likelihood of one dataset on the free scale.
+
+    The optimiser calls :meth:`objective` dozens of times per start, so its Python
+    overhead is kept to a few list operations on plain floats.
+    """
 
     def __init__(self, model: ModuleType, actions, rewards, consts):
         self.kernel = model.KERNELS.loglik_grad
@@ -140,15 +144,14 @@ class _Problem:
         self.actions = actions
         self.rewards = rewards
         self.consts = consts
-
-    def theta(self, x: np.ndarray) -> list[float]:
-        return [t.from_free(float(xi)) for t, xi in zip(self.transforms, x, strict=True)]
+        self._from_free = [t.from_free for t in self.transforms]
+        self._chain = [t.chain for t in self.transforms]
 
     def objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = self.theta(x)
+        theta = [f(v) for f, v in zip(self._from_free, x.tolist(), strict=True)]
         g = np.empty(len(theta))
         ll = self.kernel(*theta, self.actions, self.rewards, *self.consts, g)
-        grad = [t.chain(-g[i], theta[i]) for i, t in enumerate(self.transforms)]
+        grad = [c(-gi, th) for c, gi, th in zip(self._chain, g.tolist(), theta, strict=True)]
         return -ll, np.array(grad)
 
     def hessian(self, x: np.ndarray) -> np.ndarray:

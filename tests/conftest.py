@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,25 @@ def default_config(**overrides) -> dict:
 def default_settings(**overrides) -> Settings:
     """:class:`Settings` of :func:`default_config` (same overrides)."""
     return Settings.from_config(default_config(**overrides))
+
+
+#: (alpha, beta) points where the Ops are checked, edges of the support included.
+POINTS = [
+    (alpha, beta)
+    for alpha, beta in itertools.product((0.0, 1e-6, 0.5, 1 - 1e-6, 1.0), (1e-3, 1.0, 5.0, 50.0))
+]
+
+
+def op_datasets(notebook_data) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Seeded datasets the Ops are checked on: long, short, random, simulated, 2 trials."""
+    rng = np.random.default_rng(20240601)
+    return {
+        "notebook": notebook_data,
+        "random_1000": (rng.integers(0, 2, 1000), rng.integers(0, 2, 1000)),
+        "simulated_300": simulate(0.2, 8.0, 300, rng=rng),
+        "simulated_20": simulate(0.7, 3.0, 20, rng=rng),
+        "two_trials": (np.array([1, 0]), np.array([1, 1])),
+    }
 
 
 #: The reference notebook's seed, ``sum(map(ord, "RL_PyMC"))``.

@@ -10,6 +10,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from conftest import POINTS, op_datasets
 
 from rlrecover.kernels import Kernels, kernels_of
 from rlrecover.ops import (
@@ -19,7 +20,7 @@ from rlrecover.ops import (
     loglik_op,
     right_probs_op,
 )
-from rlrecover.qlearning import KERNELS, loglik_grad, right_probs_jac, simulate
+from rlrecover.qlearning import KERNELS, loglik_grad, right_probs_jac
 
 #: The learning model the Ops call.
 MODEL = "rlrecover.qlearning"
@@ -28,22 +29,6 @@ Q_INITS = (0.5, 0.2)
 # the Ops must agree to rounding (measured: bit-identical or a few eps).
 RTOL = 1e-10
 ATOL = 1e-10
-
-POINTS = [
-    (alpha, beta)
-    for alpha, beta in itertools.product((0.0, 1e-6, 0.5, 1 - 1e-6, 1.0), (1e-3, 1.0, 5.0, 50.0))
-]
-
-
-def _datasets(notebook_data):
-    rng = np.random.default_rng(20240601)
-    return {
-        "notebook": notebook_data,
-        "random_1000": (rng.integers(0, 2, 1000), rng.integers(0, 2, 1000)),
-        "simulated_300": simulate(0.2, 8.0, 300, rng=rng),
-        "simulated_20": simulate(0.7, 3.0, 20, rng=rng),
-        "two_trials": (np.array([1, 0]), np.array([1, 1])),
-    }
 
 
 class CompiledOps:
@@ -105,7 +90,7 @@ def compiled(request):
 
 @NAN_DOT
 def test_ops_match_kernels(compiled, notebook_data):
-    for name, (actions, rewards) in _datasets(notebook_data).items():
+    for name, (actions, rewards) in op_datasets(notebook_data).items():
         for alpha, beta in POINTS:
             res = compiled(alpha, beta, actions, rewards)
             for q_init in Q_INITS:
@@ -129,7 +114,7 @@ def test_bernoulli_logp_equals_loglik(compiled, notebook_data):
     # (At beta = 50 the Bernoulli form is genuinely less accurate, so it is not a
     # reference there.) Gradients: the VJP g @ jac with g = obs/p - (1-obs)/(1-p) has
     # the same relative conditioning, amplified by |jac| <= beta * n.
-    for name, (actions, rewards) in _datasets(notebook_data).items():
+    for name, (actions, rewards) in op_datasets(notebook_data).items():
         for alpha, beta in itertools.product((0.0, 0.3, 1.0), (1e-3, 1.0, 5.0)):
             res = compiled(alpha, beta, actions, rewards)
             for q_init in Q_INITS:
@@ -258,7 +243,7 @@ def choice_fn(request):
 
 def test_choice_loglik_of_own_actions_is_the_loglik(choice_fn, notebook_data):
     # Same kernel arithmetic as LogLikOp: agreement to rounding.
-    for name, (actions, rewards) in _datasets(notebook_data).items():
+    for name, (actions, rewards) in op_datasets(notebook_data).items():
         for alpha, beta in POINTS:
             out = choice_fn(alpha, beta, actions, rewards, np.asarray(actions)[1:])
             for i, q_init in enumerate(Q_INITS):
@@ -275,7 +260,7 @@ def test_choice_loglik_of_other_observations(choice_fn, notebook_data):
     # Bernoulli(observed | p). Against log p / log1p(-p) the conditioning argument of
     # test_bernoulli_logp_equals_loglik applies (beta <= 5: < 3.3e-11 absolute).
     rng = np.random.default_rng(5)
-    for name, (actions, rewards) in _datasets(notebook_data).items():
+    for name, (actions, rewards) in op_datasets(notebook_data).items():
         observed = rng.integers(0, 2, len(actions) - 1)
         for alpha, beta in itertools.product((0.0, 0.3, 1.0), (1e-3, 1.0, 5.0)):
             out = choice_fn(alpha, beta, actions, rewards, observed)

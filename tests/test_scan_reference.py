@@ -7,15 +7,13 @@ backends (C/Python ``perform`` and numba), are checked against it.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from conftest import POINTS, op_datasets
 
 from rlrecover.ops import loglik_op, right_probs_op
-from rlrecover.qlearning import simulate
 
 MODEL = "rlrecover.qlearning"
 Q_INITS = (0.5, 0.2)
@@ -23,22 +21,6 @@ Q_INITS = (0.5, 0.2)
 # relative).
 RTOL = 1e-10
 ATOL = 1e-10
-
-POINTS = [
-    (alpha, beta)
-    for alpha, beta in itertools.product((0.0, 1e-6, 0.5, 1 - 1e-6, 1.0), (1e-3, 1.0, 5.0, 50.0))
-]
-
-
-def _datasets(notebook_data):
-    rng = np.random.default_rng(20240601)
-    return {
-        "notebook": notebook_data,
-        "random_1000": (rng.integers(0, 2, 1000), rng.integers(0, 2, 1000)),
-        "simulated_300": simulate(0.2, 8.0, 300, rng=rng),
-        "simulated_20": simulate(0.7, 3.0, 20, rng=rng),
-        "two_trials": (np.array([1, 0]), np.array([1, 1])),
-    }
 
 
 @pytest.fixture(scope="module", params=["FAST_RUN", "NUMBA"])
@@ -78,7 +60,7 @@ def compiled_ops(request):
 
 
 def test_ops_match_scan(compiled_ops, scan_reference, notebook_data):
-    for name, (actions, rewards) in _datasets(notebook_data).items():
+    for name, (actions, rewards) in op_datasets(notebook_data).items():
         for alpha, beta in POINTS[::3]:
             res = compiled_ops(alpha, beta, actions, rewards)
             for q_init in Q_INITS:
