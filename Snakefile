@@ -30,10 +30,13 @@ report: "workflow/report/workflow.rst"
 wildcard_constraints:
     alpha=NUMBER_REGEX,
     beta=NUMBER_REGEX,
+    trials="[0-9]+",
+    batch="[0-9]+",
 
 
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/exact.smk"
 include: "workflow/rules/aggregate.smk"
 
 
@@ -43,4 +46,6 @@ rule all:
         "results/recovery.tsv",
         TABLES.values(),
         PLOTS.values(),
+        EXACT_TABLE,
+        sbc_outputs(),
         "results/report.html",

@@ -21,7 +21,7 @@ import rlrecover.rewrites  # noqa: F401  (registers the fused Bernoulli likeliho
 from rlrecover import qlearning
 from rlrecover.config import SamplerSettings
 from rlrecover.qlearning import Priors
-from rlrecover.summary import interval_columns
+from rlrecover.summary import PAIR_CORR, interval_columns
 
 
 def _import_pymc():
@@ -311,11 +311,19 @@ def posterior_summary(
     -------
     dict
         ``{p}_est`` (posterior mean), ``{p}_median``, ``{p}_sd``, ``{p}_cdf_true`` (share
-        of draws <= truth) and the interval bounds of each level.
+        of draws <= truth), ``{p}_mcse`` (Monte Carlo standard error of the mean,
+        ``arviz.mcse``), the interval bounds of each level and, for two parameters,
+        ``ab_corr`` (correlation of their draws).
     """
+    import arviz as az
+
     out: dict[str, float] = {}
+    flat = {}
     for p, x in draws.items():
-        x = np.asarray(x, dtype=float).ravel()
+        x = np.asarray(x, dtype=float)
+        # Monte Carlo standard error of the mean, from the (chains, draws) array.
+        out[f"{p}_mcse"] = float(np.asarray(az.mcse(np.atleast_2d(x), method="mean")).item())
+        x = flat[p] = x.ravel()
         out[f"{p}_est"] = float(np.mean(x))
         out[f"{p}_median"] = float(np.median(x))
         out[f"{p}_sd"] = float(np.std(x, ddof=1))
@@ -325,4 +333,14 @@ def posterior_summary(
             q = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
             out[lo] = float(q[0])
             out[hi] = float(q[1])
+    if len(flat) == 2:
+        a, b = flat.values()
+        out[PAIR_CORR] = _pearson(a, b)
     return out
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two samples; NaN if either is constant."""
+    da, db = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((da @ da) * (db @ db)))
+    return float((da @ db) / denom) if denom > 0 else float("nan")

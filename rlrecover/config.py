@@ -240,9 +240,14 @@ class TaskSettings:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> TaskSettings:
-        """From the validated ``task`` section."""
+        """From the validated ``task`` section of one job (one number of trials)."""
+        n_trials = section["n_trials"]
+        if isinstance(n_trials, list | tuple):
+            raise ValueError(
+                f"a job simulates or fits one number of trials, got task.n_trials {n_trials}"
+            )
         return cls(
-            n_trials=int(section["n_trials"]),
+            n_trials=int(n_trials),
             reward_probs=tuple(float(p) for p in section["reward_probs"]),
             q_init=float(section["q_init"]),
         )

@@ -9,9 +9,10 @@ import pandas as pd
 
 from rlrecover import qlearning
 from rlrecover.config import TaskSettings
-from rlrecover.seeds import dataset_rng
+from rlrecover.qlearning import Priors
+from rlrecover.seeds import dataset_rng, sbc_rng
 
-__all__ = ["DATA_COLUMNS", "iter_datasets", "simulate_cell"]
+__all__ = ["DATA_COLUMNS", "iter_datasets", "sbc_truth", "simulate_cell", "simulate_sbc"]
 
 DATA_COLUMNS = ["replicate", "trial", "action", "reward"]
 
@@ -52,16 +53,76 @@ def simulate_cell(
             q_init=task.q_init,
             rng=dataset_rng(seed, list(truth.values()), rep),
         )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "replicate": rep,
-                    "trial": np.arange(1, task.n_trials + 1),
-                    "action": actions,
-                    "reward": rewards,
-                }
-            )
+        frames.append(_dataset_frame(rep, actions, rewards))
+    return pd.concat(frames, ignore_index=True)[DATA_COLUMNS]
+
+
+def _dataset_frame(rep: int, actions: np.ndarray, rewards: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "replicate": rep,
+            "trial": np.arange(1, len(actions) + 1),
+            "action": actions,
+            "reward": rewards,
+        }
+    )
+
+
+def sbc_truth(seed: int, index: int, priors: Priors) -> dict[str, float]:
+    """The truth of SBC dataset ``index``: one draw from the priors.
+
+    Parameters
+    ----------
+    seed : int
+        Configured seed.
+    index : int
+        SBC index.
+    priors : Priors
+        The Bayesian methods' priors.
+
+    Returns
+    -------
+    dict of str to float
+    """
+    return dict(zip(qlearning.PARAMS, priors.draw(sbc_rng(seed, index)), strict=True))
+
+
+def simulate_sbc(seed: int, indices: range, task: TaskSettings, priors: Priors) -> pd.DataFrame:
+    """Simulate SBC datasets: for each index a truth drawn from the priors, then its data.
+
+    Each index has its own generator (:func:`rlrecover.seeds.sbc_rng`): it draws the
+    truth (as :func:`sbc_truth`), then the dataset.
+
+    Parameters
+    ----------
+    seed : int
+        Configured seed.
+    indices : range
+        SBC indices to simulate.
+    task : TaskSettings
+        Trials, reward probabilities and initial Q value.
+    priors : Priors
+        The priors the truths are drawn from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``replicate, trial, action, reward``; ``replicate`` is the SBC index.
+    """
+    frames = []
+    for i in indices:
+        rng = sbc_rng(seed, i)
+        truth = dict(zip(qlearning.PARAMS, priors.draw(rng), strict=True))
+        actions, rewards = qlearning.simulate(
+            **truth,
+            n_trials=task.n_trials,
+            reward_probs=task.reward_probs,
+            q_init=task.q_init,
+            rng=rng,
         )
+        frames.append(_dataset_frame(int(i), actions, rewards))
+    if not frames:
+        return pd.DataFrame(columns=DATA_COLUMNS)
     return pd.concat(frames, ignore_index=True)[DATA_COLUMNS]
 
 

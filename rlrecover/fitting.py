@@ -1,9 +1,15 @@
-"""Fit every dataset of one grid cell with one method, one summary row per dataset."""
+"""Fit a table of datasets with one method, one summary row per dataset.
+
+A grid cell's datasets share one truth (:func:`fit_cell`); simulation-based
+calibration draws a truth per dataset (:func:`fit_datasets` with one
+:class:`DatasetSpec` per replicate).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,25 +17,59 @@ import pandas as pd
 from rlrecover.config import Settings
 from rlrecover.data import iter_datasets
 from rlrecover.seeds import derive_seed
-from rlrecover.summary import METHODS, cell_label, empty_row, interval_columns, summary_columns
+from rlrecover.summary import (
+    METHODS,
+    PAIR_CORR,
+    cell_label,
+    empty_row,
+    interval_columns,
+    summary_columns,
+)
 
-__all__ = ["BAYES_KINDS", "fit_cell"]
+__all__ = ["BAYES_KINDS", "DatasetSpec", "fit_cell", "fit_datasets"]
 
 #: The PyMC model each Bayesian method fits.
 BAYES_KINDS = {"pymc_potential": "potential", "pymc_bernoulli": "bernoulli"}
 
 
-def _fit_seed(settings: Settings, method: str, truth: Mapping[str, float], rep: int) -> int:
-    seq = derive_seed(settings.seed, "fit", method, *map(float, truth.values()), int(rep))
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a fit needs to know of one dataset besides its data.
+
+    Attributes
+    ----------
+    truth : dict of str to float
+        True value of each parameter.
+    cell : str
+        The ``cell`` label of its result row.
+    seed_key : tuple
+        Labels from which the fit's random stream is derived (with the configured
+        seed and the method), e.g. the truth and the replicate number.
+    """
+
+    truth: dict[str, float]
+    cell: str
+    seed_key: tuple
+
+
+def _fit_seed(settings: Settings, method: str, spec: DatasetSpec) -> int:
+    seq = derive_seed(settings.seed, "fit", method, *spec.seed_key)
     return int(seq.generate_state(1, dtype=np.uint32)[0])
 
 
-def _mle_rows(data, truth, settings, log) -> Iterator[dict]:
+def _row(levels, method, spec: DatasetSpec, rep: int, n_trials: int) -> dict:
+    row = empty_row(levels, method, spec.truth, rep, n_trials)
+    row["cell"] = spec.cell
+    return row
+
+
+def _mle_rows(data, spec_of, settings, log) -> Iterator[dict]:
     from rlrecover.mle import delta_sd, fit_mle
 
     levels = settings.coverage_levels
     for rep, actions, rewards in iter_datasets(data):
-        row = empty_row(levels, "mle", truth, rep, len(actions))
+        spec = spec_of(rep)
+        row = _row(levels, "mle", spec, rep, len(actions))
         start = time.perf_counter()
         try:
             res = fit_mle(
@@ -39,8 +79,8 @@ def _mle_rows(data, truth, settings, log) -> Iterator[dict]:
                 n_starts=settings.mle.n_starts,
                 method=settings.mle.method,
                 levels=levels,
-                rng=np.random.default_rng(_fit_seed(settings, "mle", truth, rep)),
-                truth=dict(truth),
+                rng=np.random.default_rng(_fit_seed(settings, "mle", spec)),
+                truth=dict(spec.truth),
             )
             sd = delta_sd(res)
             for p, est in res.estimate.items():
@@ -53,6 +93,7 @@ def _mle_rows(data, truth, settings, log) -> Iterator[dict]:
                 for level in levels:
                     lo, hi = interval_columns(p, level)
                     row[lo], row[hi] = res.intervals[(p, level)]
+            row[PAIR_CORR] = res.corr
             row.update(nll=res.nll, converged=res.converged, at_bound=res.at_bound)
             if not res.converged:
                 row["error"] = res.message
@@ -62,12 +103,12 @@ def _mle_rows(data, truth, settings, log) -> Iterator[dict]:
         yield row
 
 
-def _bayes_rows(method, data, truth, settings, log) -> Iterator[dict]:
+def _bayes_rows(method, data, spec_of, settings, log) -> Iterator[dict]:
     from rlrecover.bayes import posterior_summary, sample_posteriors
 
     levels = settings.coverage_levels
     datasets = [
-        (rep, actions, rewards, _fit_seed(settings, method, truth, rep))
+        (rep, actions, rewards, _fit_seed(settings, method, spec_of(rep)))
         for rep, actions, rewards in iter_datasets(data)
     ]
     n_trials = {rep: len(actions) for rep, actions, _, _ in datasets}
@@ -85,11 +126,12 @@ def _bayes_rows(method, data, truth, settings, log) -> Iterator[dict]:
                 f"{method}: model ready in {fit.compile_seconds:.2f} s "
                 "(built and compiled once per process)"
             )
-        row = empty_row(levels, method, truth, fit.key, n_trials[fit.key])
+        spec = spec_of(fit.key)
+        row = _row(levels, method, spec, fit.key, n_trials[fit.key])
         if fit.error:
             row.update(status="failed", error=fit.error)
         else:
-            row.update(posterior_summary(fit.draws, truth, levels))
+            row.update(posterior_summary(fit.draws, spec.truth, levels))
             row.update(
                 rhat_max=fit.rhat_max,
                 ess_bulk_min=fit.ess_bulk_min,
@@ -100,27 +142,27 @@ def _bayes_rows(method, data, truth, settings, log) -> Iterator[dict]:
         yield row
 
 
-def fit_cell(
+def fit_datasets(
     method: str,
     data: pd.DataFrame,
-    truth: Mapping[str, float],
+    spec_of: Callable[[int], DatasetSpec],
     settings: Settings,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Fit all replicates of one grid cell with one method.
+    """Fit every dataset of a table with one method.
 
-    PyMC models are built and compiled once for the whole cell; only the data
-    change between datasets. A dataset whose fit raises gets ``status = "failed"``
-    and the exception text; the other datasets are still fitted.
+    PyMC models are built and compiled once for all datasets of a number of trials;
+    only the data change between datasets. A dataset whose fit raises gets
+    ``status = "failed"`` and the exception text; the other datasets are still fitted.
 
     Parameters
     ----------
     method : {"mle", "pymc_potential", "pymc_bernoulli"}
         Fitting method.
     data : pandas.DataFrame
-        The cell's datasets, columns ``replicate, trial, action, reward``.
-    truth : mapping of str to float
-        True value of each model parameter (the cell), in the model's order.
+        Datasets, columns ``replicate, trial, action, reward``.
+    spec_of : callable
+        ``spec_of(replicate)`` -> :class:`DatasetSpec` (truth, cell label, seed key).
     settings : Settings
         Seeds, task, priors, sampler, MLE settings and coverage levels.
     log : callable, default print
@@ -133,18 +175,53 @@ def fit_cell(
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
-    truth = {p: float(v) for p, v in truth.items()}
     if method == "mle":
-        rows = _mle_rows(data, truth, settings, log)
+        rows = _mle_rows(data, spec_of, settings, log)
     else:
-        rows = _bayes_rows(method, data, truth, settings, log)
-    cell = cell_label(truth)
+        rows = _bayes_rows(method, data, spec_of, settings, log)
     out = []
     for row in rows:
-        line = f"{method} {cell} replicate {row['replicate']}: {row['seconds']:.3f} s, "
+        line = f"{method} {row['cell']} replicate {row['replicate']}: {row['seconds']:.3f} s, "
         line += str(row["status"])
         if row["error"]:
             line += f" ({row['error']})"
         log(line)
         out.append(row)
     return pd.DataFrame(out, columns=summary_columns(settings.coverage_levels))
+
+
+def fit_cell(
+    method: str,
+    data: pd.DataFrame,
+    truth: Mapping[str, float],
+    settings: Settings,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Fit all replicates of one grid cell with one method.
+
+    Parameters
+    ----------
+    method : {"mle", "pymc_potential", "pymc_bernoulli"}
+        Fitting method.
+    data : pandas.DataFrame
+        The cell's datasets, columns ``replicate, trial, action, reward``.
+    truth : mapping of str to float
+        True value of each model parameter (the cell), in the model's order.
+    settings : Settings
+        Seeds, task, priors, sampler, MLE settings and coverage levels.
+    log : callable, default print
+        Receives one line per dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`fit_datasets`; each fit's random stream depends on the cell's truth
+        and the replicate number.
+    """
+    truth = {p: float(v) for p, v in truth.items()}
+    cell = cell_label(truth)
+
+    def spec_of(rep: int) -> DatasetSpec:
+        return DatasetSpec(truth, cell, (*truth.values(), int(rep)))
+
+    return fit_datasets(method, data, spec_of, settings, log)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -22,10 +23,19 @@ import pandas as pd
 from rlrecover.summary import read_recovery, summary_columns
 
 __all__ = [
+    "EXACT_COLUMNS",
     "aggregate_job",
+    "exact_job",
+    "exact_table_job",
     "fit_job",
+    "job_log",
     "plots_job",
     "report_job",
+    "rmse_targets",
+    "sbc_fit_job",
+    "sbc_plots_job",
+    "sbc_simulate_job",
+    "sbc_tables_job",
     "simulate_job",
     "single_thread_blas",
     "tables_job",
@@ -125,13 +135,29 @@ def simulate_job(
         log(f"wrote {len(data)} rows to {output}")
 
 
+def _fit_tables(data_path, outputs, methods, settings, spec_of, what, log) -> None:
+    """Fit every dataset of a data table with each method; one result table per method."""
+    from rlrecover.fitting import fit_datasets
+
+    columns = summary_columns(settings.coverage_levels)
+    data = pd.read_csv(data_path, sep="\t")
+    for method, path in zip(methods, outputs, strict=True):
+        n = data["replicate"].nunique()
+        log(f"fitting {n} datasets of {what} with {method}")
+        result = fit_datasets(method, data, spec_of, settings, log)
+        if list(result.columns) != columns:
+            raise ValueError(f"fit_datasets returned columns {list(result.columns)}")
+        result.to_csv(path, sep="\t", index=False)
+        log(f"wrote {len(result)} rows to {path}")
+
+
 def fit_job(
-    data_path: str | os.PathLike[str],
-    outputs: Sequence[str | os.PathLike[str]],
+    data_path: PathLike,
+    outputs: Sequence[PathLike],
     methods: Sequence[str],
     fit_config: Mapping[str, Any],
     truth: Mapping[str, float],
-    log_path: str | os.PathLike[str],
+    log_path: PathLike,
 ) -> None:
     """Fit one grid cell with every configured method; write one table per method.
 
@@ -144,8 +170,8 @@ def fit_job(
     methods : sequence of str
         Fitting methods.
     fit_config : mapping
-        The validated config sections a fit depends on (``seed``, ``task``,
-        ``priors``, ``sampler``, ``mle``, ``coverage_levels``).
+        The validated config sections a fit depends on (``seed``, ``task`` with this
+        job's number of trials, ``priors``, ``sampler``, ``mle``, ``coverage_levels``).
     truth : mapping of str to float
         True value of each parameter (the cell).
     log_path : path-like
@@ -157,22 +183,91 @@ def fit_job(
         Whatever made the job fail, after its traceback was written to the log.
     """
     from rlrecover.config import Settings
-    from rlrecover.fitting import fit_cell
+    from rlrecover.fitting import DatasetSpec
+    from rlrecover.summary import cell_label
 
     settings = Settings.from_config(fit_config)
     truth = {p: float(v) for p, v in truth.items()}
-    columns = summary_columns(settings.coverage_levels)
+    cell = cell_label(truth)
+
+    def spec_of(rep: int) -> DatasetSpec:
+        return DatasetSpec(truth, cell, (*truth.values(), int(rep)))
+
+    what = ", ".join(f"{p}={v}" for p, v in truth.items())
     with job_log(log_path) as log, single_thread_blas():
-        data = pd.read_csv(data_path, sep="\t")
-        cell = ", ".join(f"{p}={v}" for p, v in truth.items())
-        for method, path in zip(methods, outputs, strict=True):
-            n = data["replicate"].nunique()
-            log(f"fitting {n} datasets of {cell} with {method}")
-            result = fit_cell(method, data, truth, settings, log)
-            if list(result.columns) != columns:
-                raise ValueError(f"fit_cell returned columns {list(result.columns)}")
-            result.to_csv(path, sep="\t", index=False)
-            log(f"wrote {len(result)} rows to {path}")
+        _fit_tables(data_path, outputs, methods, settings, spec_of, what, log)
+
+
+def sbc_simulate_job(
+    output: PathLike, sbc_config: Mapping[str, Any], indices: Sequence[int], log_path: PathLike
+) -> None:
+    """Simulate a batch of SBC datasets: truths drawn from the priors, one dataset each.
+
+    Parameters
+    ----------
+    output : path-like
+        The batch's data table (``results/sbc/data/batch~K.tsv``).
+    sbc_config : mapping
+        The validated ``seed``, ``task`` (with the SBC number of trials) and ``priors``.
+    indices : sequence of int
+        ``(start, stop)``: the batch's SBC indices are ``range(start, stop)``.
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover.config import TaskSettings
+    from rlrecover.data import simulate_sbc
+    from rlrecover.qlearning import Priors
+
+    start, stop = (int(i) for i in indices)
+    with job_log(log_path) as log:
+        log(f"simulating SBC datasets {start}..{stop - 1}")
+        data = simulate_sbc(
+            int(sbc_config["seed"]),
+            range(start, stop),
+            TaskSettings.from_config(sbc_config["task"]),
+            Priors.from_config(sbc_config["priors"]),
+        )
+        data.to_csv(output, sep="\t", index=False)
+        log(f"wrote {len(data)} rows to {output}")
+
+
+def sbc_fit_job(
+    data_path: PathLike,
+    outputs: Sequence[PathLike],
+    methods: Sequence[str],
+    fit_config: Mapping[str, Any],
+    log_path: PathLike,
+) -> None:
+    """Fit a batch of SBC datasets with every configured method.
+
+    Each dataset's truth is drawn again from its own generator, as when it was
+    simulated; its result rows have ``cell`` "sbc" and ``replicate`` its SBC index.
+
+    Parameters
+    ----------
+    data_path : path-like
+        The batch's data table.
+    outputs : sequence of path-like
+        One fit table per method, in the order of ``methods``.
+    methods : sequence of str
+        Fitting methods.
+    fit_config : mapping
+        As :func:`fit_job` (``task`` with the SBC number of trials).
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover.config import Settings
+    from rlrecover.data import sbc_truth
+    from rlrecover.fitting import DatasetSpec
+
+    settings = Settings.from_config(fit_config)
+
+    def spec_of(rep: int) -> DatasetSpec:
+        truth = sbc_truth(settings.seed, rep, settings.priors)
+        return DatasetSpec(truth, "sbc", ("sbc", int(rep)))
+
+    with job_log(log_path) as log, single_thread_blas():
+        _fit_tables(data_path, outputs, methods, settings, spec_of, "SBC", log)
 
 
 def aggregate_job(inputs: Sequence[PathLike], output: PathLike, log_path: PathLike) -> None:
@@ -208,31 +303,91 @@ def tables_job(
     recovery_path: PathLike,
     outputs: Mapping[str, PathLike],
     levels: Sequence[float],
+    design: Mapping[str, Any],
     log_path: PathLike,
 ) -> None:
-    """Recovery metrics, coverage, diagnostics and run-time tables of a recovery table.
+    """Every table of a recovery study, from its recovery table.
 
     Parameters
     ----------
     recovery_path : path-like
         ``results/recovery.tsv``.
     outputs : mapping of str to path-like
-        Paths of ``recovery_metrics``, ``coverage``, ``diagnostics`` and ``runtime``.
+        Paths of ``recovery_metrics``, ``coverage``, ``coverage_curve``,
+        ``diagnostics``, ``runtime``, ``grid_map``, ``tradeoff``, ``design`` and
+        ``design_cells``.
     levels : sequence of float
-        Coverage levels.
+        Coverage levels of the interval columns.
+    design : mapping
+        The validated ``design`` section (``min_correlation``, ``rmse_target``).
     log_path : path-like
         The job's log.
     """
-    from rlrecover.analysis import coverage_table, diagnostics, recovery_metrics, runtime_table
+    from rlrecover import analysis, sbc
 
     with job_log(log_path) as log:
         recovery = read_recovery(recovery_path)
         log(f"read {len(recovery)} fits")
+        targets = rmse_targets(design)
         tables = {
-            "recovery_metrics": recovery_metrics(recovery),
-            "coverage": coverage_table(recovery, [float(x) for x in levels]),
-            "diagnostics": diagnostics(recovery),
-            "runtime": runtime_table(recovery),
+            "recovery_metrics": analysis.recovery_metrics(recovery),
+            "coverage": analysis.coverage_table(recovery, [float(x) for x in levels]),
+            "coverage_curve": sbc.coverage_curve(recovery),
+            "diagnostics": analysis.diagnostics(recovery),
+            "runtime": analysis.runtime_table(recovery),
+            "grid_map": analysis.grid_map_table(recovery),
+            "tradeoff": analysis.tradeoff_table(recovery),
+            "design": analysis.design_table(
+                recovery, rmse_targets=targets, min_corr=float(design["min_correlation"])
+            ),
+            "design_cells": analysis.design_cells_table(recovery, rmse_targets=targets),
+        }
+        for name, table in tables.items():
+            table.to_csv(outputs[name], sep="\t", index=False)
+            log(f"wrote {len(table)} rows to {outputs[name]}")
+
+
+def rmse_targets(design: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
+    """The config's RMSE targets with their kind: ``{"alpha": ("absolute", 0.1), ...}``.
+
+    Parameters
+    ----------
+    design : mapping
+        The validated ``design`` section.
+
+    Returns
+    -------
+    dict
+    """
+    from rlrecover.qlearning import RMSE_TARGET_KIND
+
+    return {p: (RMSE_TARGET_KIND[p], float(v)) for p, v in design["rmse_target"].items()}
+
+
+def sbc_tables_job(
+    recovery_path: PathLike,
+    outputs: Mapping[str, PathLike],
+    log_path: PathLike,
+) -> None:
+    """The SBC table (uniformity of the CDF at the truth) and the SBC coverage curve.
+
+    Parameters
+    ----------
+    recovery_path : path-like
+        ``results/sbc/recovery.tsv``.
+    outputs : mapping of str to path-like
+        Paths of ``sbc`` and ``sbc_coverage_curve``.
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover import sbc
+
+    with job_log(log_path) as log:
+        recovery = read_recovery(recovery_path)
+        log(f"read {len(recovery)} SBC fits")
+        tables = {
+            "sbc": sbc.sbc_table(recovery),
+            "sbc_coverage_curve": sbc.coverage_curve(recovery),
         }
         for name, table in tables.items():
             table.to_csv(outputs[name], sep="\t", index=False)
@@ -240,35 +395,196 @@ def tables_job(
 
 
 def plots_job(
-    recovery_path: PathLike,
-    coverage_path: PathLike,
+    inputs: Mapping[str, PathLike],
     outputs: Mapping[str, PathLike],
     log_path: PathLike,
 ) -> None:
-    """The recovery plot of each parameter and the coverage plot.
+    """Every figure of a recovery study.
 
     Parameters
     ----------
-    recovery_path : path-like
-        ``results/recovery.tsv``.
-    coverage_path : path-like
-        The coverage table.
+    inputs : mapping of str to path-like
+        ``recovery``, ``coverage``, ``coverage_curve``, ``tradeoff``, ``design``.
     outputs : mapping of str to path-like
-        Paths of ``recovery_{param}`` for each parameter and of ``coverage``.
+        ``recovery_{param}`` for each parameter, ``coverage``, ``coverage_curve``,
+        ``map_bias``, ``map_rmse``, ``map_coverage90``, ``map_flagged``, ``tradeoff``
+        and ``design``.
     log_path : path-like
         The job's log.
     """
-    from rlrecover.plots import plot_coverage, plot_recovery
+    from rlrecover import plots, sbc
     from rlrecover.qlearning import PARAMS
 
+    def table(name: str) -> pd.DataFrame:
+        return pd.read_csv(inputs[name], sep="\t")
+
     with job_log(log_path) as log:
-        recovery = read_recovery(recovery_path)
-        for param in PARAMS:
-            path = outputs[f"recovery_{param}"]
-            plot_recovery(recovery, param, path)
+        recovery = read_recovery(inputs["recovery"])
+        figures = {f"recovery_{p}": (plots.plot_recovery, (recovery, p)) for p in PARAMS}
+        figures["coverage"] = (plots.plot_coverage, (table("coverage"),))
+        figures["coverage_curve"] = (sbc.plot_coverage_curve, (table("coverage_curve"),))
+        for metric in ("bias", "rmse", "coverage90", "flagged"):
+            figures[f"map_{metric}"] = (plots.plot_grid_map, (recovery, metric))
+        figures["tradeoff"] = (plots.plot_tradeoff, (table("tradeoff"),))
+        figures["design"] = (plots.plot_design, (table("design"),))
+        for name, (plot, args) in figures.items():
+            plot(*args, outputs[name])
+            log(f"wrote {outputs[name]}")
+
+
+def sbc_plots_job(
+    inputs: Mapping[str, PathLike], outputs: Mapping[str, PathLike], log_path: PathLike
+) -> None:
+    """SBC rank histogram, ECDF difference and coverage curve.
+
+    Parameters
+    ----------
+    inputs : mapping of str to path-like
+        ``recovery`` (the SBC recovery table) and ``coverage_curve``.
+    outputs : mapping of str to path-like
+        ``sbc_ranks``, ``sbc_ecdf``, ``sbc_coverage_curve``.
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover import sbc
+
+    with job_log(log_path) as log:
+        recovery = read_recovery(inputs["recovery"])
+        sbc.plot_sbc_ranks(recovery, outputs["sbc_ranks"])
+        sbc.plot_sbc_ecdf(recovery, outputs["sbc_ecdf"])
+        curve = pd.read_csv(inputs["coverage_curve"], sep="\t")
+        sbc.plot_coverage_curve(curve, outputs["sbc_coverage_curve"])
+        for path in outputs.values():
             log(f"wrote {path}")
-        plot_coverage(pd.read_csv(coverage_path, sep="\t"), outputs["coverage"])
-        log(f"wrote {outputs['coverage']}")
+
+
+#: Columns of an exact-check table (one row per PyMC fit and parameter).
+EXACT_COLUMNS = [
+    "method",
+    "cell",
+    "n_trials",
+    "replicate",
+    "parameter",
+    "true_value",
+    "exact_mean",
+    "exact_sd",
+    "exact_cdf_true",
+    "mcmc_mean",
+    "mcmc_mcse",
+    "mcmc_cdf_true",
+    "z",
+    "cdf_diff",
+    "divergences",
+    "status",
+]
+
+
+def exact_job(
+    data_path: PathLike,
+    fit_paths: Mapping[str, PathLike],
+    output: PathLike,
+    exact_config: Mapping[str, Any],
+    replicates: Sequence[int],
+    truth: Mapping[str, float] | None,
+    log_path: PathLike,
+) -> None:
+    """Compute the exact posterior of some datasets and compare each PyMC fit with it.
+
+    Parameters
+    ----------
+    data_path : path-like
+        A data table (a grid cell's, or an SBC batch's).
+    fit_paths : mapping of str to path-like
+        The PyMC fit tables of those datasets, by method.
+    output : path-like
+        The check's table (columns :data:`EXACT_COLUMNS`).
+    exact_config : mapping
+        The validated ``seed``, ``task`` (this job's number of trials) and ``priors``.
+    replicates : sequence of int
+        The datasets to check.
+    truth : mapping of str to float, optional
+        The cell's truth; None for SBC datasets, whose truths are drawn again.
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover.config import TaskSettings
+    from rlrecover.data import iter_datasets, sbc_truth
+    from rlrecover.exact import compare_with_mcmc, exact_posterior
+    from rlrecover.qlearning import PARAMS, Priors
+
+    task = TaskSettings.from_config(exact_config["task"])
+    priors = Priors.from_config(exact_config["priors"])
+    seed = int(exact_config["seed"])
+    wanted = {int(r) for r in replicates}
+    with job_log(log_path) as log:
+        data = pd.read_csv(data_path, sep="\t")
+        fits = {m: read_recovery(p) for m, p in fit_paths.items()}
+        rows = []
+        for rep, actions, rewards in iter_datasets(data[data["replicate"].isin(wanted)]):
+            true = dict(truth) if truth is not None else sbc_truth(seed, rep, priors)
+            start = time.perf_counter()
+            exact = exact_posterior(actions, rewards, priors, task.q_init, truth=true)
+            log(f"replicate {rep}: exact posterior in {time.perf_counter() - start:.2f} s")
+            for method, table in fits.items():
+                fit = table[table["replicate"] == rep]
+                if fit.empty:
+                    raise ValueError(f"{fit_paths[method]} has no row for replicate {rep}")
+                fit = fit.iloc[0]
+                est = {p: float(fit[f"{p}_est"]) for p in PARAMS}
+                mcse = {p: float(fit[f"{p}_mcse"]) for p in PARAMS}
+                cdf = {p: float(fit[f"{p}_cdf_true"]) for p in PARAMS}
+                cmp = compare_with_mcmc(exact, est, mcse, cdf)
+                for p in PARAMS:
+                    rows.append(
+                        {
+                            "method": method,
+                            "cell": fit["cell"],
+                            "n_trials": int(fit["n_trials"]),
+                            "replicate": rep,
+                            "parameter": p,
+                            "true_value": true[p],
+                            "exact_mean": exact.mean[p],
+                            "exact_sd": exact.sd[p],
+                            "exact_cdf_true": exact.cdf_true[p],
+                            "mcmc_mean": est[p],
+                            "mcmc_mcse": mcse[p],
+                            "mcmc_cdf_true": cdf[p],
+                            "z": cmp[p]["z"],
+                            "cdf_diff": cmp[p]["cdf_diff"],
+                            "divergences": fit["divergences"],
+                            "status": fit["status"],
+                        }
+                    )
+        out = pd.DataFrame(rows, columns=EXACT_COLUMNS)
+        out.to_csv(output, sep="\t", index=False)
+        log(f"wrote {len(out)} rows to {output}")
+
+
+def exact_table_job(
+    inputs: Sequence[PathLike], table_path: PathLike, plot_path: PathLike, log_path: PathLike
+) -> None:
+    """Stack the exact-check tables; plot the distribution of z.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        Exact-check tables (possibly none).
+    table_path, plot_path : path-like
+        ``results/tables/exact_check.tsv`` and its figure.
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover.plots import plot_exact_check
+
+    with job_log(log_path) as log:
+        frames = [pd.read_csv(p, sep="\t") for p in inputs]
+        table = (
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXACT_COLUMNS)
+        )
+        table.to_csv(table_path, sep="\t", index=False)
+        log(f"wrote {len(table)} rows to {table_path}")
+        plot_exact_check(table, plot_path)
+        log(f"wrote {plot_path}")
 
 
 def report_job(

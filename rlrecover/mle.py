@@ -108,6 +108,9 @@ class MLEResult:
     se_free : dict of str to float
         Standard errors on the free scale; NaN when the Hessian is not positive
         definite.
+    corr : float
+        Wald correlation of the two parameters (NaN for another number of
+        parameters, or without a positive definite Hessian).
     intervals : dict
         ``{(param, level): (lower, upper)}``.
     cdf_true : dict
@@ -123,6 +126,7 @@ class MLEResult:
     converged: bool
     at_bound: bool
     se_free: dict[str, float]
+    corr: float = math.nan
     intervals: dict[tuple[str, float], tuple[float, float]] = field(default_factory=dict)
     cdf_true: dict[str, float] = field(default_factory=dict)
     message: str = ""
@@ -245,11 +249,16 @@ def fit_mle(
     message = str(best.message)
 
     se = np.full(len(params), math.nan)
+    corr = math.nan
     hess = problem.hessian(x)
     try:
         np.linalg.cholesky(hess)
         cov = np.linalg.inv(hess)
         se = np.array([math.sqrt(cov[i, i]) for i in range(len(params))])
+        if len(params) == 2:
+            # The delta method's Jacobian is diagonal and positive, so the correlation
+            # on the natural scale equals the one on the free scale.
+            corr = float(cov[0, 1] / (se[0] * se[1]))
     except np.linalg.LinAlgError:
         message += "; Hessian not positive definite: no Wald intervals"
 
@@ -259,6 +268,7 @@ def fit_mle(
         converged=bool(best.success),
         at_bound=bool(at_bound),
         se_free={p: float(se[i]) for i, p in enumerate(params)},
+        corr=corr,
         message=message,
         n_starts=int(n_starts),
     )

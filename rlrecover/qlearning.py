@@ -45,6 +45,7 @@ __all__ = [
     "MLE_FIRST_START",
     "MLE_FREE",
     "PARAMS",
+    "RMSE_TARGET_KIND",
     "Priors",
     "as_data",
     "build_model",
@@ -70,6 +71,11 @@ MLE_FREE: dict[str, tuple[str, tuple[float, float]]] = {
     "alpha": ("logit", (-12.0, 12.0)),
     "beta": ("log", (math.log(1e-3), math.log(1e3))),
 }
+
+
+#: How a grid cell's RMSE target of each parameter is given in the config: in the
+#: parameter's units (alpha) or relative to its true value (beta, a scale parameter).
+RMSE_TARGET_KIND: dict[str, str] = {"alpha": "absolute", "beta": "relative"}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["dataset_rng", "derive_seed", "format_value"]
+__all__ = ["dataset_rng", "derive_seed", "format_value", "sbc_rng"]
 
 
 def format_value(x: float) -> str:
@@ -79,3 +79,23 @@ def dataset_rng(seed: int, cell: Sequence[float], replicate: int) -> np.random.G
     return np.random.default_rng(
         derive_seed(seed, "data", *(float(v) for v in cell), int(replicate))
     )
+
+
+def sbc_rng(seed: int, index: int) -> np.random.Generator:
+    """Generator of SBC dataset ``index``: it draws the truth, then simulates the data.
+
+    It depends only on the configured seed and the index, so raising the number of SBC
+    datasets adds datasets and changes none.
+
+    Parameters
+    ----------
+    seed : int
+        Configured seed.
+    index : int
+        SBC index, starting at 0.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
+    return np.random.default_rng(derive_seed(seed, "sbc", int(index)))

@@ -20,6 +20,7 @@ from rlrecover.seeds import format_value
 
 __all__ = [
     "METHODS",
+    "PAIR_CORR",
     "PARAMS",
     "cell_label",
     "empty_row",
@@ -75,14 +76,20 @@ def summary_columns(levels: Sequence[float]) -> list[str]:
     cols += ["replicate", "n_trials"]
     for stat in _PARAM_STATS:
         cols += [f"{p}_{stat}" for p in PARAMS]
+    cols.append(PAIR_CORR)
     for level in levels:
         for p in PARAMS:
             cols.extend(interval_columns(p, level))
     return cols + list(_TAIL_TYPES)
 
 
-#: Per-parameter statistics, each a float column ``{param}_{stat}``.
-_PARAM_STATS = ("est", "median", "sd", "cdf_true")
+#: Per-parameter statistics, each a float column ``{param}_{stat}``. ``mcse`` is the
+#: Monte Carlo standard error of the posterior mean (NaN for maximum likelihood).
+_PARAM_STATS = ("est", "median", "sd", "cdf_true", "mcse")
+
+#: Column of the correlation of the two parameters: posterior correlation of the draws,
+#: or for maximum likelihood the Wald correlation (from the inverse Hessian).
+PAIR_CORR = "ab_corr"
 
 #: The columns after the interval bounds, with their types (see :func:`read_recovery`).
 _TAIL_TYPES: dict[str, str] = {

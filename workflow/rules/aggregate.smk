@@ -13,31 +13,56 @@ rule aggregate:
         jobs.aggregate_job(input, output[0], log[0])
 
 
+rule sbc_aggregate:
+    """Stack the fit tables of every configured method and SBC batch."""
+    input:
+        all_sbc_fit_files,
+    output:
+        "results/sbc/recovery.tsv",
+    log:
+        "results/logs/sbc_aggregate.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    run:
+        jobs.aggregate_job(input, output[0], log[0])
+
+
+rule exact_table:
+    """Every exact-posterior check of a PyMC fit, and the distribution of their z."""
+    input:
+        all_exact_files,
+    output:
+        table=report(
+            EXACT_TABLE,
+            category="Sampler check",
+            caption="../report/tables/exact_check.rst",
+        ),
+        plot=report(
+            EXACT_PLOT,
+            category="Sampler check",
+            caption="../report/plots/exact_check.rst",
+        ),
+    log:
+        "results/logs/exact_table.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    run:
+        jobs.exact_table_job(input, output.table, output.plot, log[0])
+
+
 rule tables:
-    """Recovery metrics, interval coverage, sampler diagnostics and run times."""
+    """Recovery metrics, coverage, diagnostics, run times, maps, trade-offs and design."""
     input:
         recovery="results/recovery.tsv",
     output:
-        recovery_metrics=report(
-            TABLES["recovery_metrics"],
-            category="Tables",
-            caption="../report/recovery_metrics.rst",
-        ),
-        coverage=report(
-            TABLES["coverage"],
-            category="Tables",
-            caption="../report/coverage_table.rst",
-        ),
-        diagnostics=report(
-            TABLES["diagnostics"],
-            category="Tables",
-            caption="../report/diagnostics.rst",
-        ),
-        runtime=report(
-            TABLES["runtime"],
-            category="Tables",
-            caption="../report/runtime.rst",
-        ),
+        **{
+            name: report(
+                path, category="Tables", caption=f"../report/tables/{name}.rst"
+            )
+            for name, path in TABLES.items()
+        },
     log:
         "results/logs/tables.log",
     threads: 1
@@ -45,53 +70,84 @@ rule tables:
         mem_mb=2000,
     params:
         levels=config["coverage_levels"],
+        design=design_params,
     run:
-        jobs.tables_job(input.recovery, output, params.levels, log[0])
+        jobs.tables_job(input.recovery, output, params.levels, params.design, log[0])
+
+
+rule sbc_tables:
+    """Calibration of the intervals under SBC: uniformity of the CDF at the truth."""
+    input:
+        recovery="results/sbc/recovery.tsv",
+    output:
+        **{
+            name: report(
+                path,
+                category="Calibration (SBC)",
+                caption=f"../report/tables/{name}.rst",
+            )
+            for name, path in SBC_TABLES.items()
+        },
+    log:
+        "results/logs/sbc_tables.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    run:
+        jobs.sbc_tables_job(input.recovery, output, log[0])
 
 
 rule plots:
-    """Estimated against true values per parameter, and interval coverage."""
+    """Recovery, coverage, maps of the grid, trade-offs and the design figure."""
     input:
         recovery="results/recovery.tsv",
         coverage=TABLES["coverage"],
+        coverage_curve=TABLES["coverage_curve"],
+        tradeoff=TABLES["tradeoff"],
+        design=TABLES["design"],
     output:
-        recovery_alpha=report(
-            PLOTS["recovery_alpha"],
-            category="Recovery",
-            subcategory="alpha",
-            caption="../report/recovery_alpha.rst",
-        ),
-        recovery_beta=report(
-            PLOTS["recovery_beta"],
-            category="Recovery",
-            subcategory="beta",
-            caption="../report/recovery_beta.rst",
-        ),
-        coverage=report(
-            PLOTS["coverage"],
-            category="Coverage",
-            caption="../report/coverage_plot.rst",
-        ),
+        **{
+            name: report(
+                path, category="Figures", caption=f"../report/plots/{name}.rst"
+            )
+            for name, path in PLOTS.items()
+        },
     log:
         "results/logs/plots.log",
     threads: 1
     resources:
         mem_mb=2000,
     run:
-        jobs.plots_job(input.recovery, input.coverage, output, log[0])
+        jobs.plots_job(input, output, log[0])
+
+
+rule sbc_plots:
+    """SBC rank histogram, ECDF difference with its simultaneous band, coverage curve."""
+    input:
+        recovery="results/sbc/recovery.tsv",
+        coverage_curve=SBC_TABLES["sbc_coverage_curve"],
+    output:
+        **{
+            name: report(
+                path,
+                category="Calibration (SBC)",
+                caption=f"../report/plots/{name}.rst",
+            )
+            for name, path in SBC_PLOTS.items()
+        },
+    log:
+        "results/logs/sbc_plots.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    run:
+        jobs.sbc_plots_job(input, output, log[0])
 
 
 rule html_report:
     """Self-contained HTML report for the scientist (results/report.html)."""
     input:
-        recovery="results/recovery.tsv",
-        metrics=TABLES["recovery_metrics"],
-        coverage=TABLES["coverage"],
-        diagnostics=TABLES["diagnostics"],
-        runtime=TABLES["runtime"],
-        recovery_alpha=PLOTS["recovery_alpha"],
-        recovery_beta=PLOTS["recovery_beta"],
-        coverage_plot=PLOTS["coverage"],
+        unpack(report_inputs),
     output:
         "results/report.html",
     log:

@@ -21,25 +21,53 @@ NUMBER_REGEX = r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?"
 TABLES = {
     "recovery_metrics": "results/tables/recovery_metrics.tsv",
     "coverage": "results/tables/coverage.tsv",
+    "coverage_curve": "results/tables/coverage_curve.tsv",
     "diagnostics": "results/tables/diagnostics.tsv",
     "runtime": "results/tables/runtime.tsv",
+    "grid_map": "results/tables/grid_map.tsv",
+    "tradeoff": "results/tables/tradeoff.tsv",
+    "design": "results/tables/design.tsv",
+    "design_cells": "results/tables/design_cells.tsv",
 }
 
 PLOTS = {
     "recovery_alpha": "results/plots/recovery_alpha.png",
     "recovery_beta": "results/plots/recovery_beta.png",
     "coverage": "results/plots/coverage.png",
+    "coverage_curve": "results/plots/coverage_curve.png",
+    "map_bias": "results/plots/map_bias.png",
+    "map_rmse": "results/plots/map_rmse.png",
+    "map_coverage90": "results/plots/map_coverage90.png",
+    "map_flagged": "results/plots/map_flagged.png",
+    "tradeoff": "results/plots/tradeoff.png",
+    "design": "results/plots/design.png",
 }
+
+SBC_TABLES = {
+    "sbc": "results/tables/sbc.tsv",
+    "sbc_coverage_curve": "results/tables/sbc_coverage_curve.tsv",
+}
+
+SBC_PLOTS = {
+    "sbc_ranks": "results/plots/sbc_ranks.png",
+    "sbc_ecdf": "results/plots/sbc_ecdf.png",
+    "sbc_coverage_curve": "results/plots/sbc_coverage_curve.png",
+}
+
+EXACT_TABLE = "results/tables/exact_check.tsv"
+EXACT_PLOT = "results/plots/exact_check.png"
 
 # Config sections each kind of job depends on. A job only receives these (via
 # params), so editing an unrelated section, or adding a grid value, does not make
-# Snakemake rerun it.
+# Snakemake rerun it. Each job gets ``task`` with its own number of trials only.
 SIMULATE_SECTIONS = ("seed", "task", "replicates")
 FIT_SECTIONS = ("seed", "task", "mle", "priors", "sampler", "coverage_levels")
+SBC_SIMULATE_SECTIONS = ("seed", "task", "priors")
+EXACT_SECTIONS = ("seed", "task", "priors")
 
 
 # ---------------------------------------------------------------------------
-# Grid cells and the files they produce
+# Grid cells, numbers of trials, SBC batches and the files they produce
 # ---------------------------------------------------------------------------
 
 
@@ -48,21 +76,78 @@ def grid_labels(param):
     return [format_value(v) for v in config["grid"][param]]
 
 
+def trials_values():
+    """The configured numbers of trials per dataset, as a list."""
+    n = config["task"]["n_trials"]
+    return [int(x) for x in (n if isinstance(n, list) else [n])]
+
+
 def cells():
-    """Every configured cell as ``{param: path label}``."""
+    """Every configured (number of trials, cell) as ``{"trials": n, param: label}``."""
+    grid = list(itertools.product(*(grid_labels(p) for p in PARAMS)))
     return [
-        dict(zip(PARAMS, values))
-        for values in itertools.product(*(grid_labels(p) for p in PARAMS))
+        {"trials": n, **dict(zip(PARAMS, values))}
+        for n in trials_values()
+        for values in grid
     ]
 
 
 def cell_path():
-    """A cell's part of a path, with wildcards: ``alpha~{alpha}/beta~{beta}``."""
-    return posixpath.join(*(f"{p}~{{{p}}}" for p in PARAMS))
+    """A cell's part of a path, with wildcards: ``trials~{trials}/alpha~{alpha}/...``."""
+    return posixpath.join("trials~{trials}", *(f"{p}~{{{p}}}" for p in PARAMS))
 
 
 def fit_files():
     return [path.format(**cell) for cell in cells() for path in fit_outputs()]
+
+
+def sbc_on():
+    """SBC runs when its number of datasets is positive."""
+    return config["sbc"]["draws"] > 0
+
+
+def sbc_trials():
+    """Trials per SBC dataset: ``sbc.n_trials``, else the first of ``task.n_trials``."""
+    n = config["sbc"]["n_trials"]
+    return int(n) if n is not None else trials_values()[0]
+
+
+def sbc_batches():
+    """SBC batch numbers: batch k holds the datasets ``k * batch`` to ``(k + 1) * batch - 1``."""
+    draws, batch = config["sbc"]["draws"], config["sbc"]["batch"]
+    return list(range(-(-draws // batch)))
+
+
+def sbc_range(k):
+    """``(start, stop)`` SBC indices of batch ``k``."""
+    draws, batch = config["sbc"]["draws"], config["sbc"]["batch"]
+    return (k * batch, min(draws, (k + 1) * batch))
+
+
+def sbc_fit_files():
+    return [p.format(batch=k) for k in sbc_batches() for p in sbc_fit_outputs()]
+
+
+def pymc_methods():
+    """Configured Bayesian methods: the ones the exact posterior checks."""
+    return [m for m in fit_methods() if m != "mle"]
+
+
+def exact_files():
+    """Exact-check tables of every grid cell and SBC batch that has datasets to check."""
+    if not pymc_methods():
+        return []
+    files = []
+    if config["exact_check"]["per_cell"] > 0:
+        files += [f"results/exact/{cell_path()}.tsv".format(**c) for c in cells()]
+    if sbc_on():
+        n_sbc = config["exact_check"]["sbc"]
+        files += [
+            f"results/exact/sbc/batch~{k}.tsv"
+            for k in sbc_batches()
+            if sbc_range(k)[0] < n_sbc
+        ]
+    return files
 
 
 # ---------------------------------------------------------------------------
@@ -70,18 +155,78 @@ def fit_files():
 # ---------------------------------------------------------------------------
 
 
-def config_subset(keys):
-    return {k: config[k] for k in keys}
+def config_subset(keys, n_trials):
+    """The config sections ``keys``, with ``task.n_trials`` set to one number."""
+    out = {k: config[k] for k in keys}
+    if "task" in out:
+        out["task"] = {**config["task"], "n_trials": int(n_trials)}
+    return out
 
 
 def simulate_config(wildcards):
     """Config sections a simulated dataset depends on."""
-    return config_subset(SIMULATE_SECTIONS)
+    return config_subset(SIMULATE_SECTIONS, wildcards.trials)
 
 
 def fit_config(wildcards):
     """Config sections a fit depends on."""
-    return config_subset(FIT_SECTIONS)
+    return config_subset(FIT_SECTIONS, wildcards.trials)
+
+
+def sbc_simulate_config(wildcards):
+    """Config sections an SBC dataset depends on."""
+    return config_subset(SBC_SIMULATE_SECTIONS, sbc_trials())
+
+
+def sbc_fit_config(wildcards):
+    """Config sections an SBC fit depends on."""
+    return config_subset(FIT_SECTIONS, sbc_trials())
+
+
+def sbc_indices(wildcards):
+    """``(start, stop)`` SBC indices of the job's batch."""
+    return sbc_range(int(wildcards.batch))
+
+
+def exact_config(wildcards):
+    """Config sections an exact posterior depends on (trials from the job)."""
+    trials = wildcards.get("trials") or sbc_trials()
+    return config_subset(EXACT_SECTIONS, trials)
+
+
+def exact_replicates(wildcards):
+    """The datasets of the job to check: the first ones of a cell or of the SBC run."""
+    if "batch" in wildcards.keys():
+        start, stop = sbc_range(int(wildcards.batch))
+        return list(range(start, min(stop, config["exact_check"]["sbc"])))
+    return list(range(min(config["replicates"], config["exact_check"]["per_cell"])))
+
+
+def exact_fits(wildcards):
+    """The PyMC fit tables of the job's datasets, by method."""
+    if "batch" in wildcards.keys():
+        return {
+            m: f"results/sbc/fits/{m}/batch~{wildcards.batch}.tsv"
+            for m in pymc_methods()
+        }
+    return {
+        m: f"results/fits/{m}/{cell_path()}.tsv".format(**wildcards)
+        for m in pymc_methods()
+    }
+
+
+def exact_inputs(wildcards):
+    """The job's data table and its PyMC fit tables (``fit_<method>``)."""
+    if "batch" in wildcards.keys():
+        data = f"results/sbc/data/batch~{wildcards.batch}.tsv"
+    else:
+        data = f"results/data/{cell_path()}.tsv".format(**wildcards)
+    return {"data": data, **{f"fit_{m}": p for m, p in exact_fits(wildcards).items()}}
+
+
+def exact_fit_paths(input):
+    """The fit tables among a job's inputs, by method."""
+    return {k.removeprefix("fit_"): v for k, v in input.items() if k.startswith("fit_")}
 
 
 def fit_methods():
@@ -98,9 +243,23 @@ def fit_outputs():
     return [f"results/fits/{m}/{cell_path()}.tsv" for m in fit_methods()]
 
 
+def sbc_fit_outputs():
+    return [f"results/sbc/fits/{m}/batch~{{batch}}.tsv" for m in fit_methods()]
+
+
 def all_fit_files(wildcards):
     """Fit tables of every configured method and cell."""
     return fit_files()
+
+
+def all_sbc_fit_files(wildcards):
+    """Fit tables of every configured method and SBC batch."""
+    return sbc_fit_files()
+
+
+def all_exact_files(wildcards):
+    """Exact-check tables of every checked dataset."""
+    return exact_files()
 
 
 def cell_truth(wildcards):
@@ -108,18 +267,38 @@ def cell_truth(wildcards):
     return {p: float(wildcards[p]) for p in PARAMS}
 
 
+def design_params(wildcards):
+    """The design targets, as the tables job takes them."""
+    return config["design"]
+
+
+def sbc_outputs():
+    """SBC tables and figures, when SBC is on."""
+    return [*SBC_TABLES.values(), *SBC_PLOTS.values()] if sbc_on() else []
+
+
+def report_inputs(wildcards):
+    """Every table (``table_<name>``) and figure (``plot_<name>``) the report shows."""
+    tables = {"recovery": "results/recovery.tsv", **TABLES, "exact_check": EXACT_TABLE}
+    plots = {**PLOTS, "exact_check": EXACT_PLOT}
+    if sbc_on():
+        tables.update(sbc_recovery="results/sbc/recovery.tsv", **SBC_TABLES)
+        plots.update(SBC_PLOTS)
+    return {
+        **{f"table_{k}": v for k, v in tables.items()},
+        **{f"plot_{k}": v for k, v in plots.items()},
+    }
+
+
 def report_tables(wildcards, input):
     """The report's tables by name, from the rule's inputs."""
     return {
-        name: input[name]
-        for name in ("recovery", "metrics", "coverage", "diagnostics", "runtime")
+        k.removeprefix("table_"): v for k, v in input.items() if k.startswith("table_")
     }
 
 
 def report_images(wildcards, input):
-    """The report's figures by caption, in display order."""
+    """The report's figures by name, from the rule's inputs."""
     return {
-        "recovery_alpha": input.recovery_alpha,
-        "recovery_beta": input.recovery_beta,
-        "coverage": input.coverage_plot,
+        k.removeprefix("plot_"): v for k, v in input.items() if k.startswith("plot_")
     }

@@ -20,13 +20,13 @@ rule fit:
     its own process: same results, but each pays the imports and compilation.
     """
     input:
-        data="results/data/alpha~{alpha}/beta~{beta}.tsv",
+        data="results/data/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
     output:
         fit_outputs(),
     log:
-        "results/logs/fit/alpha~{alpha}/beta~{beta}.log",
+        "results/logs/fit/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
     benchmark:
-        "results/benchmarks/fit/alpha~{alpha}/beta~{beta}.tsv"
+        "results/benchmarks/fit/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
     threads: 1
     resources:
         mem_mb=3000,
@@ -38,3 +38,23 @@ rule fit:
         jobs.fit_job(
             input.data, output, params.methods, params.config, params.truth, log[0]
         )
+
+
+rule sbc_fit:
+    """Fit one batch of SBC datasets with every configured method (as the fit rule)."""
+    input:
+        data="results/sbc/data/batch~{batch}.tsv",
+    output:
+        sbc_fit_outputs(),
+    log:
+        "results/logs/sbc_fit/batch~{batch}.log",
+    benchmark:
+        "results/benchmarks/sbc_fit/batch~{batch}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+    params:
+        config=sbc_fit_config,
+        methods=fit_methods(),
+    run:
+        jobs.sbc_fit_job(input.data, output, params.methods, params.config, log[0])

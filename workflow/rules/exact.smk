@@ -1,0 +1,56 @@
+rule exact:
+    """The exact posterior of a cell's first datasets, against each PyMC fit of them."""
+    input:
+        unpack(exact_inputs),
+    output:
+        "results/exact/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
+    log:
+        "results/logs/exact/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+    benchmark:
+        "results/benchmarks/exact/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        config=exact_config,
+        replicates=exact_replicates,
+        truth=cell_truth,
+    run:
+        jobs.exact_job(
+            input.data,
+            exact_fit_paths(input),
+            output[0],
+            params.config,
+            params.replicates,
+            params.truth,
+            log[0],
+        )
+
+
+rule sbc_exact:
+    """The exact posterior of the first SBC datasets, against each PyMC fit of them."""
+    input:
+        unpack(exact_inputs),
+    output:
+        "results/exact/sbc/batch~{batch}.tsv",
+    log:
+        "results/logs/exact/sbc/batch~{batch}.log",
+    benchmark:
+        "results/benchmarks/exact/sbc/batch~{batch}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        config=exact_config,
+        replicates=exact_replicates,
+        truth=None,
+    run:
+        jobs.exact_job(
+            input.data,
+            exact_fit_paths(input),
+            output[0],
+            params.config,
+            params.replicates,
+            params.truth,
+            log[0],
+        )
