@@ -601,29 +601,27 @@ def report_job(
     output : path-like
         ``results/report.html``.
     tables : mapping of str to path-like
-        Paths of ``recovery`` (the recovery table), ``metrics``, ``coverage``,
-        ``diagnostics`` and ``runtime``.
+        The tables by name: ``recovery`` (the recovery table) and any of the names
+        :func:`rlrecover.report.render_report` shows.
     images : mapping of str to path-like
-        Figure files by caption, in display order.
+        Figure files by name.
     config : mapping
         The validated config, shown in the report.
     log_path : path-like
         The job's log.
     """
-    from rlrecover.report import write_report
-
-    def read(name: str) -> pd.DataFrame:
-        return pd.read_csv(tables[name], sep="\t")
+    from rlrecover.report import package_versions, write_report
 
     with job_log(log_path) as log:
+        frames = {
+            name: read_recovery(path)
+            if name in ("recovery", "sbc_recovery")
+            else pd.read_csv(path, sep="\t")
+            for name, path in tables.items()
+        }
+        versions = package_versions()
         write_report(
-            output,
-            config=dict(config),
-            recovery=read_recovery(tables["recovery"]),
-            metrics=read("metrics"),
-            coverage=read("coverage"),
-            diagnostics=read("diagnostics"),
-            runtime=read("runtime"),
-            images=dict(images),
+            output, config=dict(config), tables=frames, images=dict(images), versions=versions
         )
         log(f"wrote {output}")
+        log("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

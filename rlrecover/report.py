@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import math
 import os
+import platform
 from collections.abc import Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +35,28 @@ from rlrecover.analysis import (
     is_missing,
     method_order,
 )
+from rlrecover.qlearning import PARAMS
 
-__all__ = ["SECTIONS", "render_report", "write_report"]
+__all__ = ["SECTIONS", "package_versions", "render_report", "write_report"]
 
-#: Section ids and headings, in page order.
+#: Section ids and headings, in page order: the questions a recovery study answers.
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
-    ("config", "Configuration"),
-    ("recovery", "Parameter recovery"),
-    ("metrics", "Recovery metrics"),
-    ("coverage", "Interval coverage"),
+    ("sampler", "Did the sampler work?"),
+    ("calibration", "Are the intervals honest?"),
+    ("recovery", "Where does recovery work?"),
+    ("tradeoff", "Do alpha and beta trade off?"),
+    ("trials", "How many trials do I need?"),
     ("diagnostics", "Fits to look at"),
+    ("config", "Configuration and versions"),
     ("runtime", "Run time"),
 )
+
+#: Packages whose versions the report states.
+VERSIONED = ("rlrecover", "pymc", "pytensor", "nutpie", "arviz", "numpy", "scipy", "snakemake")
+
+#: |z| above which an MCMC mean is listed as disagreeing with the exact posterior.
+Z_LIMIT = 4.0
 
 _TEMPLATE = "report.html.j2"
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
@@ -196,32 +207,26 @@ def _list(values: Sequence[object]) -> str:
 
 def _summary(config: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any]:
     methods = method_order(recovery["method"]) if "method" in recovery else []
-    alphas = _values(recovery["alpha_true"]) if "alpha_true" in recovery else []
-    betas = _values(recovery["beta_true"]) if "beta_true" in recovery else []
+    truths = {p: _values(recovery[f"{p}_true"]) for p in PARAMS if f"{p}_true" in recovery}
     n_cells = recovery["cell"].nunique() if "cell" in recovery else 0
     trials = _values(recovery["n_trials"]) if "n_trials" in recovery else []
-    if {"method", "cell", "replicate"} <= set(recovery.columns) and len(recovery):
-        reps = recovery.groupby(["method", "cell"])["replicate"].nunique()
-        rep_text = (
-            _fmt(int(reps.min()))
-            if reps.min() == reps.max()
-            else (f"{int(reps.min())}–{int(reps.max())}")
-        )
+    keys = {"method", "cell", "replicate", "n_trials"}
+    if keys <= set(recovery.columns) and len(recovery):
+        reps = recovery.groupby(["method", "cell", "n_trials"])["replicate"].nunique()
+        lo, hi = int(reps.min()), int(reps.max())
+        rep_text = str(lo) if lo == hi else f"{lo}–{hi}"
     else:
         rep_text = "–"
-    status = recovery.get("status", pd.Series("ok", index=recovery.index)).astype(str)
-    ok = status.str.strip().str.lower() == "ok"
+    ok = _ok(recovery)
     n_total = len(recovery)
     n_ok = int(ok.sum())
     seed = config.get("seed") if isinstance(config, Mapping) else None
-
-    facts = [
-        ("Methods", _list(methods)),
-        ("True alpha values", _list(alphas)),
-        ("True beta values", _list(betas)),
+    facts = [("Methods", _list(methods))]
+    facts += [(f"True {p} values", _list(v)) for p, v in truths.items()]
+    facts += [
         ("Grid cells", _fmt(int(n_cells))),
-        ("Datasets (replicates) per cell and method", rep_text),
         ("Trials per dataset", _list(trials)),
+        ("Datasets per cell, number of trials and method", rep_text),
         ("Seed", _fmt(seed) if seed is not None else "–"),
         ("Fits", f"{n_total} in total: {n_ok} succeeded, {n_total - n_ok} failed"),
     ]
@@ -229,73 +234,114 @@ def _summary(config: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any
     for m in methods:
         sel = recovery["method"].astype(str) == m
         per_method.append(
-            {
-                "method": m,
-                "fits": int(sel.sum()),
-                "ok": int((sel & ok).sum()),
-                "failed": int((sel & ~ok).sum()),
-            }
+            {"method": m, "fits": int(sel.sum()), "ok": int((sel & ok).sum())}
+            | {"failed": int((sel & ~ok).sum())}
         )
     table = pd.DataFrame(per_method, columns=["method", "fits", "ok", "failed"])
     return {"facts": facts, "per_method": _table(table)}
 
 
+def _ok(df: pd.DataFrame) -> pd.Series:
+    status = df.get("status", pd.Series("ok", index=df.index)).astype(str)
+    return status.str.strip().str.lower() == "ok"
+
+
+def _sampler(exact: pd.DataFrame | None, recovery: pd.DataFrame) -> dict[str, Any]:
+    """The exact-posterior check: counts, the disagreeing fits, divergences."""
+    out: dict[str, Any] = {"n": 0, "outliers": None, "by_method": None, "limit": f"{Z_LIMIT:g}"}
+    bayes = recovery[recovery["method"].astype(str) != "mle"] if "method" in recovery else None
+    if bayes is not None and len(bayes) and "divergences" in bayes:
+        div = pd.to_numeric(bayes["divergences"], errors="coerce")
+        out["divergent"] = int((div > 0).sum())
+        out["bayes_fits"] = int(div.notna().sum())
+    else:
+        out["divergent"] = out["bayes_fits"] = 0
+    if exact is None or exact.empty:
+        return out
+    z = pd.to_numeric(exact["z"], errors="coerce")
+    finite = np.isfinite(z)
+    out["n"] = int(finite.sum())
+    out["n_over_2"] = int((np.abs(z) > 2).sum())
+    out["n_over_limit"] = int((np.abs(z) > Z_LIMIT).sum())
+    out["expected_over_2"] = f"{0.0455 * out['n']:.1f}"
+    out["z_sd"] = _fmt(float(np.std(z[finite], ddof=1))) if out["n"] > 1 else "–"
+    groups = []
+    for (method, param), g in exact.groupby(["method", "parameter"], sort=False):
+        gz = pd.to_numeric(g["z"], errors="coerce")
+        gz = gz[np.isfinite(gz)]
+        cdf = pd.to_numeric(g["cdf_diff"], errors="coerce").abs()
+        groups.append(
+            {
+                "method": method,
+                "parameter": param,
+                "fits checked": len(gz),
+                "mean z": float(gz.mean()) if len(gz) else math.nan,
+                "sd of z": float(gz.std(ddof=1)) if len(gz) > 1 else math.nan,
+                f"|z| > {Z_LIMIT:g}": int((gz.abs() > Z_LIMIT).sum()),
+                "largest |CDF diff|": float(cdf.max()) if len(cdf) else math.nan,
+            }
+        )
+    out["by_method"] = _table(_ordered(pd.DataFrame(groups)))
+    bad = exact[np.abs(z) > Z_LIMIT]
+    if len(bad):
+        cols = ["method", "cell", "n_trials", "replicate", "parameter", "exact_mean"]
+        cols += ["mcmc_mean", "mcmc_mcse", "z", "cdf_diff", "divergences"]
+        out["outliers"] = _table(_ordered(bad[[c for c in cols if c in bad]]))
+    return out
+
+
+def _calibration(tables: Mapping[str, pd.DataFrame], images: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"sbc": None, "sbc_verdicts": []}
+    sbc = tables.get("sbc")
+    if sbc is not None and not sbc.empty:
+        out["sbc"] = _table(_ordered(sbc))
+        for row in _ordered(sbc).itertuples(index=False):
+            d = row._asdict()
+            inside = str(d.get("inside_band", "")).lower()
+            out["sbc_verdicts"].append(
+                f"{d['method']}, {d['parameter']}: "
+                + ("inside the band" if inside in ("yes", "true") else "OUTSIDE the band")
+                + f" (n = {_fmt(d.get('n'))}, {d.get('test', 'test')}"
+                + f" p = {_fmt(d.get('p_value'))})"
+            )
+    coverage = tables.get("coverage")
+    if coverage is not None:
+        pooled = _ordered(coverage[coverage["cell"].astype(str) == ALL_CELLS]).copy()
+        head = {
+            "level": "nominal level",
+            "n": "n (ok fits)",
+            "ci_low": "Wilson 95% low",
+            "ci_high": "Wilson 95% high",
+        }
+        cols = [c for c in COVERAGE_COLUMNS if c not in ("cell", "alpha_true", "beta_true")]
+        cols = [c for c in cols if c in pooled]
+        out["grid_pooled"] = _table(pooled[cols], head)
+    return out
+
+
 def _metrics(metrics: pd.DataFrame) -> dict[str, Table]:
-    pooled = _ordered(metrics[metrics["cell"].astype(str) == ALL_CELLS])
-    cells = _ordered(metrics[metrics["cell"].astype(str) != ALL_CELLS])
+    cell = metrics["cell"].astype(str)
+    pooled = _ordered(metrics[cell == ALL_CELLS])
+    cells = _ordered(metrics[cell != ALL_CELLS])
     head = {
         **_TRUE_HEADERS,
         "n": "n (ok fits)",
-        "bias": "bias",
         "rmse": "RMSE",
         "pearson_r": "Pearson r",
         "spearman_r": "Spearman r",
+        "log_bias": "log bias",
+        "log_rmse": "log RMSE",
+        "ratio": "geometric mean ratio",
+        "n_trials": "trials",
     }
-    pooled_cols = ["method", "parameter", "n", "bias", "rmse", "pearson_r", "spearman_r"]
-    cell_cols = ["method", "parameter", "cell", "alpha_true", "beta_true", "n", "bias", "rmse"]
-    return {"pooled": _table(pooled[pooled_cols], head), "cells": _table(cells[cell_cols], head)}
-
-
-def _coverage(coverage: pd.DataFrame, figures: list[dict[str, str]]) -> dict[str, Any]:
-    pooled = _ordered(coverage[coverage["cell"].astype(str) == ALL_CELLS]).copy()
-    lev = pd.to_numeric(pooled["level"], errors="coerce")
-    inside = (pooled["ci_low"] <= lev) & (lev <= pooled["ci_high"])
-    pooled["nominal_in_band"] = [
-        None if is_missing(lo) else bool(v) for lo, v in zip(pooled["ci_low"], inside, strict=True)
-    ]
-    head = {
-        "level": "nominal level",
-        "n": "n (ok fits)",
-        "covered": "covered",
-        "coverage": "coverage",
-        "ci_low": "Wilson 95% low",
-        "ci_high": "Wilson 95% high",
-        "nominal_in_band": "nominal inside band",
+    keep = ["method", "parameter", "n_trials", "n", "bias", "rmse", "log_bias", "ratio"]
+    keep += ["log_rmse", "pearson_r", "spearman_r"]
+    cell_keep = ["method", "parameter", "n_trials", "cell", "n", "bias", "rmse", "ratio"]
+    cell_keep += ["log_rmse"]
+    return {
+        "pooled": _table(pooled[[c for c in keep if c in pooled]], head),
+        "cells": _table(cells[[c for c in cell_keep if c in cells]], head),
     }
-    # Pooled rows have no cell and no true values: every other coverage column.
-    pooled_columns = [c for c in COVERAGE_COLUMNS if c not in ("cell", "alpha_true", "beta_true")]
-    out: dict[str, Any] = {
-        "figures": figures,
-        "pooled": _table(pooled[[*pooled_columns, "nominal_in_band"]], head),
-        "cells": None,
-    }
-    cells = coverage[coverage["cell"].astype(str) != ALL_CELLS]
-    if len(cells):
-        c = cells.copy()
-        c["text"] = [
-            "–" if int(n) == 0 else f"{_fmt(cov)} ({int(k)}/{int(n)})"
-            for cov, k, n in zip(c["coverage"], c["covered"], c["n"], strict=True)
-        ]
-        wide = c.pivot_table(
-            index=["method", "parameter", "cell", "alpha_true", "beta_true"],
-            columns="level",
-            values="text",
-            aggfunc="first",
-            sort=False,
-        )
-        wide.columns = [f"level {_fmt(float(x))}" for x in wide.columns]
-        out["cells"] = _table(_ordered(wide.reset_index()), _TRUE_HEADERS)
-    return out
 
 
 def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> dict[str, Any]:
@@ -314,6 +360,7 @@ def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> 
         for c in [
             "method",
             "cell",
+            "n_trials",
             "replicate",
             "reason",
             "rhat_max",
@@ -329,8 +376,8 @@ def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> 
         "rhat_max": "max R-hat",
         "ess_bulk_min": "min bulk ESS",
         "ess_tail_min": "min tail ESS",
-        "divergences": "divergences",
         "at_bound": "at bound",
+        "n_trials": "trials",
     }
     out.update(counts=_table(counts), flagged=_table(diag[cols], head))
     return out
@@ -349,18 +396,39 @@ def _runtime(runtime: pd.DataFrame) -> Table:
     return _table(_ordered(runtime), head)
 
 
+def _maybe_table(df: pd.DataFrame | None, headers: Mapping[str, str] | None = None):
+    if df is None or df.empty:
+        return None
+    return _table(_ordered(df), {**_TRUE_HEADERS, "n_trials": "trials", **(headers or {})})
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages the results depend on.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"python": "3.11.7", "pymc": "5.28.1", ...}``; "not installed" where a
+        package is missing.
+    """
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
 # --------------------------------------------------------------------------- public
 
 
 def render_report(
     *,
     config: Mapping[str, Any],
-    recovery: pd.DataFrame,
-    metrics: pd.DataFrame,
-    coverage: pd.DataFrame,
-    diagnostics: pd.DataFrame,
-    runtime: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
     images: Mapping[str, str | os.PathLike[str]],
+    versions: Mapping[str, str] | None = None,
     rhat_max: float = RHAT_MAX,
     ess_min: float = ESS_MIN,
     title: str = "Q-learning parameter recovery report",
@@ -371,19 +439,21 @@ def render_report(
     ----------
     config : mapping
         The workflow config, shown as YAML.
-    recovery : pandas.DataFrame
-        The recovery table (one row per method and dataset).
-    metrics : pandas.DataFrame
-        Output of :func:`rlrecover.analysis.recovery_metrics`.
-    coverage : pandas.DataFrame
-        Output of :func:`rlrecover.analysis.coverage_table`.
-    diagnostics : pandas.DataFrame
-        Output of :func:`rlrecover.analysis.diagnostics` (may be empty).
-    runtime : pandas.DataFrame
-        Output of :func:`rlrecover.analysis.runtime_table`.
+    tables : mapping of str to pandas.DataFrame
+        ``recovery`` (required) and, where available, ``recovery_metrics``,
+        ``coverage``, ``diagnostics``, ``runtime``, ``tradeoff``, ``design``,
+        ``design_cells``, ``exact_check``, ``sbc`` and ``sbc_coverage_curve``
+        (the workflow's tables of the same names). A missing one leaves its part of
+        the page out with a note.
     images : mapping of str to path-like
-        Figure files by caption, in display order. Keys containing ``"coverage"``
-        go to the coverage section, all others to the recovery section.
+        Figure files by name: ``recovery_alpha``, ``recovery_beta``, ``coverage``,
+        ``coverage_curve``, ``map_bias``, ``map_rmse``, ``map_coverage90``,
+        ``map_flagged``, ``tradeoff``, ``design``, ``exact_check``, ``sbc_ranks``,
+        ``sbc_ecdf``, ``sbc_coverage_curve``. Each is shown in its section with a
+        short reading under it; names not listed here go to the end of "Where does
+        recovery work?".
+    versions : mapping of str to str, optional
+        Software versions to state (default: :func:`package_versions`).
     rhat_max, ess_min : float
         Thresholds used for ``diagnostics``; only stated in the text.
     title : str
@@ -399,21 +469,25 @@ def render_report(
     FileNotFoundError
         If an image file does not exist.
     """
-    rec_figs: list[dict[str, str]] = []
-    cov_figs: list[dict[str, str]] = []
-    for key, path in images.items():
-        (cov_figs if "coverage" in str(key).lower() else rec_figs).append(_figure(str(key), path))
-
+    recovery = tables["recovery"]
+    figures = {str(k): _figure(str(k), p) for k, p in images.items()}
+    versions = dict(versions) if versions is not None else package_versions()
+    metrics = tables.get("recovery_metrics")
     return _ENV.get_template(_TEMPLATE).render(
         title=title,
         sections=SECTIONS,
+        fig=figures,
         summary=_summary(config, recovery),
+        sampler=_sampler(tables.get("exact_check"), recovery),
+        calibration=_calibration(tables),
+        metrics=_metrics(metrics) if metrics is not None else None,
+        tradeoff=_maybe_table(tables.get("tradeoff")),
+        design=_maybe_table(tables.get("design")),
+        design_cells=_maybe_table(tables.get("design_cells")),
+        diagnostics=_diagnostics(tables.get("diagnostics"), rhat_max, ess_min),
+        runtime=_runtime(tables["runtime"]) if "runtime" in tables else None,
         config_yaml=_config_yaml(config),
-        recovery_figures=rec_figs,
-        metrics=_metrics(metrics),
-        coverage=_coverage(coverage, cov_figs),
-        diagnostics=_diagnostics(diagnostics, rhat_max, ess_min),
-        runtime=_runtime(runtime),
+        versions=_table(pd.DataFrame(list(versions.items()), columns=["software", "version"])),
     )
 
 
@@ -421,12 +495,9 @@ def write_report(
     path: str | os.PathLike[str],
     *,
     config: Mapping[str, Any],
-    recovery: pd.DataFrame,
-    metrics: pd.DataFrame,
-    coverage: pd.DataFrame,
-    diagnostics: pd.DataFrame,
-    runtime: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
     images: Mapping[str, str | os.PathLike[str]],
+    versions: Mapping[str, str] | None = None,
     rhat_max: float = RHAT_MAX,
     ess_min: float = ESS_MIN,
 ) -> Path:
@@ -436,7 +507,7 @@ def write_report(
     ----------
     path : path-like
         Output ``.html`` file (parent directories are created).
-    config, recovery, metrics, coverage, diagnostics, runtime, images, rhat_max, ess_min
+    config, tables, images, versions, rhat_max, ess_min
         As in :func:`render_report`.
 
     Returns
@@ -446,12 +517,9 @@ def write_report(
     """
     text = render_report(
         config=config,
-        recovery=recovery,
-        metrics=metrics,
-        coverage=coverage,
-        diagnostics=diagnostics,
-        runtime=runtime,
+        tables=tables,
         images=images,
+        versions=versions,
         rhat_max=rhat_max,
         ess_min=ess_min,
     )
