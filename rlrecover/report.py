@@ -290,7 +290,7 @@ def _sampler(exact: pd.DataFrame | None, recovery: pd.DataFrame) -> dict[str, An
     return out
 
 
-def _calibration(tables: Mapping[str, pd.DataFrame], images: Mapping[str, Any]) -> dict[str, Any]:
+def _calibration(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
     out: dict[str, Any] = {"sbc": None, "sbc_verdicts": []}
     sbc = tables.get("sbc")
     if sbc is not None and not sbc.empty:

@@ -20,7 +20,17 @@ from rlrecover.report import SECTIONS, render_report, write_report
 from rlrecover.summary import empty_row, interval_columns, summary_columns
 
 LEVELS = (0.5, 0.9)
-SECTION_IDS = ("summary", "config", "recovery", "metrics", "coverage", "diagnostics", "runtime")
+SECTION_IDS = (
+    "summary",
+    "sampler",
+    "calibration",
+    "recovery",
+    "tradeoff",
+    "trials",
+    "diagnostics",
+    "config",
+    "runtime",
+)
 EVIL = "<script>alert('x')</script>"
 
 
@@ -56,8 +66,8 @@ def make_recovery(seed=7, fail=True):
 def _inputs(tmp_path, rec):
     cov = coverage_table(rec, LEVELS)
     images = {
-        "recovery of alpha": plot_recovery(rec, "alpha", tmp_path / "alpha.png"),
-        "recovery of beta": plot_recovery(rec, "beta", tmp_path / "beta.png"),
+        "recovery_alpha": plot_recovery(rec, "alpha", tmp_path / "alpha.png"),
+        "recovery_beta": plot_recovery(rec, "beta", tmp_path / "beta.png"),
         "coverage": plot_coverage(cov, tmp_path / "coverage.png"),
     }
     config = {
@@ -68,15 +78,14 @@ def _inputs(tmp_path, rec):
         "note": EVIL,
         "task": {"n_trials": 120, "reward_probs": (0.4, 0.6)},
     }
-    return dict(
-        config=config,
-        recovery=rec,
-        metrics=recovery_metrics(rec),
-        coverage=cov,
-        diagnostics=diagnostics(rec),
-        runtime=runtime_table(rec),
-        images=images,
-    )
+    tables = {
+        "recovery": rec,
+        "recovery_metrics": recovery_metrics(rec),
+        "coverage": cov,
+        "diagnostics": diagnostics(rec),
+        "runtime": runtime_table(rec),
+    }
+    return dict(config=config, tables=tables, images=images, versions={"python": "3.11"})
 
 
 @pytest.fixture(scope="module")
@@ -95,28 +104,33 @@ def test_sections_present_in_order(report_html):
         assert m, sid
         positions.append(m.start())
     assert positions == sorted(positions)
-    assert "How to read this report" in report_html
+    assert "The answers at a glance" in report_html
 
 
 def test_images_embedded(report_html):
     assert report_html.count('src="data:image/png;base64,') == 3
-    cov = report_html[report_html.index('id="coverage"') : report_html.index('id="diagnostics"')]
-    assert cov.count("data:image/png;base64,") == 1
+    cal = report_html[report_html.index('id="calibration"') : report_html.index('id="recovery"')]
+    assert cal.count("data:image/png;base64,") == 1  # the coverage figure
+    # A figure this run did not make is named, not silently dropped.
+    assert 'No figure "sbc_ecdf" was made for this run.' not in cal  # SBC off: a note instead
+    assert "SBC was not run" in cal
+    assert 'No figure "map_rmse" was made for this run.' in report_html
 
 
 def test_text_is_escaped(report_html):
     assert "<script" not in report_html.lower()
     assert "&lt;script&gt;" in report_html
-    config = report_html[report_html.index('id="config"') : report_html.index('id="recovery"')]
+    config = report_html[report_html.index('id="config"') : report_html.index('id="runtime"')]
     assert "<pre>" in config and "&lt;script&gt;alert(" in config
     diag = report_html[report_html.index('id="diagnostics"') : report_html.index('id="runtime"')]
     assert "ValueError: &lt;script&gt;" in diag  # the failed fit and its error are listed
 
 
 def test_config_lists_on_one_line(report_html):
-    config = report_html[report_html.index('id="config"') : report_html.index('id="recovery"')]
+    config = report_html[report_html.index('id="config"') : report_html.index('id="runtime"')]
     assert "alpha: [0.3, 0.8]" in config and "reward_probs: [0.4, 0.6]" in config
     assert "seed: 123" in config
+    assert '<td class="text">python</td>' in config  # the versions table
 
 
 def test_no_external_resources(report_html):
@@ -127,7 +141,7 @@ def test_no_external_resources(report_html):
 
 
 def test_summary_counts(report_html):
-    summary = report_html[report_html.index('id="summary"') : report_html.index('id="config"')]
+    summary = report_html[report_html.index('id="summary"') : report_html.index('id="sampler"')]
     assert "48 in total: 46 succeeded, 2 failed" in summary
     assert "pymc_bernoulli" in summary
 
@@ -142,7 +156,7 @@ def test_no_flagged_fits_sentence(tmp_path):
 
 def test_missing_image_raises(tmp_path):
     inputs = _inputs(tmp_path, make_recovery())
-    inputs["images"] = {"recovery of alpha": tmp_path / "nope.png"}
+    inputs["images"] = {"recovery_alpha": tmp_path / "nope.png"}
     with pytest.raises(FileNotFoundError):
         render_report(**inputs)
 
@@ -150,15 +164,11 @@ def test_missing_image_raises(tmp_path):
 def test_tables_round_tripped_through_tsv(tmp_path):
     """The workflow writes every table to TSV and reads it back before the report."""
     inputs = _inputs(tmp_path, make_recovery())
-    for name in ("recovery", "metrics", "coverage", "diagnostics", "runtime"):
+    tables = inputs["tables"]
+    for name in list(tables):
         path = tmp_path / f"{name}.tsv"
-        inputs[name].to_csv(path, sep="\t", index=False)
-        inputs[name] = pd.read_csv(path, sep="\t")
-    inputs["images"] = {
-        "recovery_alpha": inputs["images"]["recovery of alpha"],
-        "recovery_beta": inputs["images"]["recovery of beta"],
-        "coverage": inputs["images"]["coverage"],
-    }
+        tables[name].to_csv(path, sep="\t", index=False)
+        tables[name] = pd.read_csv(path, sep="\t")
     html = render_report(**inputs)
     for sid in SECTION_IDS:
         assert f'<section id="{sid}">' in html
@@ -179,15 +189,14 @@ def _tiny_inputs():
         ],
         columns=summary_columns(LEVELS),
     )
-    return dict(
-        config={"seed": 1},
-        recovery=rec,
-        metrics=recovery_metrics(rec),
-        coverage=coverage_table(rec, LEVELS),
-        diagnostics=pd.DataFrame(),
-        runtime=runtime_table(rec),
-        images={},
-    )
+    tables = {
+        "recovery": rec,
+        "recovery_metrics": recovery_metrics(rec),
+        "coverage": coverage_table(rec, LEVELS),
+        "diagnostics": pd.DataFrame(),
+        "runtime": runtime_table(rec),
+    }
+    return dict(config={"seed": 1}, tables=tables, images={})
 
 
 def test_template_ships_with_package(tmp_path):
@@ -212,15 +221,16 @@ def test_template_ships_with_package(tmp_path):
     html = (tmp_path / "out.html").read_text(encoding="utf-8")
     diag = html[html.index('id="diagnostics"') : html.index('id="runtime"')]
     assert "No fits were flagged." in diag
-    assert "No recovery figures were supplied." in html
+    assert 'No figure "recovery_alpha" was made for this run.' in html
     assert "<style>" in html and "border-collapse" in html  # the CSS file was included
     assert "3 in total: 3 succeeded, 0 failed" in html
 
 
 def test_every_input_text_is_escaped(tmp_path):
     inputs = _inputs(tmp_path, make_recovery())
-    inputs["images"] = {f"alpha {EVIL}": inputs["images"]["recovery of alpha"]}
-    inputs["runtime"] = inputs["runtime"].assign(method=["mle", "<b>odd</b>", "pymc_bernoulli"])
+    inputs["images"] = {f"alpha {EVIL}": inputs["images"]["recovery_alpha"]}
+    runtime = inputs["tables"]["runtime"]
+    inputs["tables"]["runtime"] = runtime.assign(method=["mle", "<b>odd</b>", "pymc_bernoulli"])
     html = render_report(**inputs, title=f"Study {EVIL}")
     assert "<script" not in html.lower() and "<b>" not in html
     assert "<title>Study &lt;script&gt;" in html and "<h1>Study &lt;script&gt;" in html
@@ -232,7 +242,7 @@ def test_every_input_text_is_escaped(tmp_path):
 def test_cell_formatting(tmp_path):
     """Numbers to 4 significant digits, thousands grouped, '–' for missing, ∞, yes/no."""
     inputs = _tiny_inputs()
-    inputs["runtime"] = pd.DataFrame(
+    inputs["tables"]["runtime"] = pd.DataFrame(
         {
             "method": ["mle", "pymc_potential"],
             "n_fits": [3, 1000],
