@@ -47,6 +47,7 @@ def default_settings():
 
     cfg = schema_defaults(load_schema(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
     cfg["grid"] = {"alpha": [0.5], "beta": [5]}
+    cfg["task"]["n_trials"] = 150
     return Settings.from_config(cfg)
 
 

@@ -112,7 +112,24 @@ def config_errors(cfg: Any, schema: Mapping[str, Any]) -> list[str]:
 
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
+    errors = [_meant(e) for e in errors]
     return [f"{_error_location(e)}: {e.message}{_hint(e)}" for e in errors]
+
+
+def _meant(error):
+    """The error itself; for "one of" a number or a list, the error of the branch meant.
+
+    ``n_trials: 1`` is "not valid under any of the given schemas"; the useful message
+    is the number branch's "1 is less than the minimum of 2" (and for ``[150, 1]``,
+    at ``n_trials -> 1``).
+    """
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        from jsonschema.exceptions import best_match
+
+        meant = [e for e in error.context if e.validator != "type"]
+        if meant:
+            return best_match(meant)
+    return error
 
 
 def grid_errors(cfg: Any) -> list[str]:

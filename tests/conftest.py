@@ -24,6 +24,7 @@ def default_config(**overrides) -> dict:
     """The schema's default config with a small grid and top-level sections replaced."""
     cfg = schema_defaults(SCHEMA)
     cfg["grid"] = {"alpha": [0.5], "beta": [5]}
+    cfg["task"]["n_trials"] = 150  # one job's number of trials
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(cfg.get(key), dict):
             cfg[key] = {**cfg[key], **value}

@@ -140,10 +140,16 @@ def test_default_config_dry_run_lists_every_job(workdir):
         if len(parts) != 2 or not parts[1].isdigit():
             break
         counts[parts[0]] = int(parts[1])
-    assert counts["simulate"] == 25
-    assert counts["fit"] == 25  # one job per cell fits every method
-    for rule in ("aggregate", "tables", "plots", "html_report", "all"):
-        assert counts[rule] == 1
+    cells = 25 * 3  # 5 x 5 grid at 3 numbers of trials
+    assert counts["simulate"] == cells
+    assert counts["fit"] == cells  # one job per cell fits every method
+    assert counts["exact"] == cells  # the first dataset of each cell is checked
+    assert counts["sbc_simulate"] == counts["sbc_fit"] == 200 // 25
+    assert counts["sbc_exact"] == 2  # the first 50 SBC datasets: batches 0 and 1
+    for rule in ("aggregate", "sbc_aggregate", "tables", "sbc_tables", "plots", "sbc_plots"):
+        assert counts[rule] == 1, rule
+    for rule in ("exact_table", "html_report", "all"):
+        assert counts[rule] == 1, rule
     assert not (workdir / "results").exists()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -18,17 +19,26 @@ from rlrecover.summary import interval_columns
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ["mle", "pymc_potential", "pymc_bernoulli"]
 LEVELS = [0.5, 0.9]
+TRIALS = [30, 60]
 TINY = {
     "seed": 11,
-    "task": {"n_trials": 40},
+    "task": {"n_trials": TRIALS},
     "grid": {"alpha": [0.4], "beta": [3, 8]},
     "replicates": 2,
     "methods": METHODS,
     "sampler": {"chains": 2, "tune": 150, "draws": 150},
     "mle": {"n_starts": 2},
     "coverage_levels": LEVELS,
+    "sbc": {"draws": 6, "batch": 4},
+    "exact_check": {"per_cell": 1, "sbc": 2},
 }
 CELLS = [(0.4, 3.0), (0.4, 8.0)]
+TABLES = ["recovery_metrics", "coverage", "coverage_curve", "diagnostics", "runtime"]
+TABLES += ["grid_map", "tradeoff", "design", "design_cells", "exact_check", "sbc"]
+TABLES += ["sbc_coverage_curve"]
+PLOTS = ["recovery_alpha", "recovery_beta", "coverage", "coverage_curve", "map_bias"]
+PLOTS += ["map_rmse", "map_coverage90", "map_flagged", "tradeoff", "design", "exact_check"]
+PLOTS += ["sbc_ranks", "sbc_ecdf", "sbc_coverage_curve"]
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
@@ -56,45 +66,54 @@ def run(tmp_path_factory):
 @pytest.mark.slow
 def test_every_output_exists(run):
     results = run / "results"
-    expected = [
-        "recovery.tsv",
-        "report.html",
-        "tables/recovery_metrics.tsv",
-        "tables/coverage.tsv",
-        "tables/diagnostics.tsv",
-        "tables/runtime.tsv",
-        "plots/recovery_alpha.png",
-        "plots/recovery_beta.png",
-        "plots/coverage.png",
-    ]
-    for alpha, beta in CELLS:
-        cell = f"alpha~{alpha:g}/beta~{beta:g}"
-        expected.append(f"data/{cell}.tsv")
-        expected += [f"fits/{m}/{cell}.tsv" for m in METHODS]
+    expected = ["recovery.tsv", "sbc/recovery.tsv", "report.html"]
+    expected += [f"tables/{t}.tsv" for t in TABLES] + [f"plots/{p}.png" for p in PLOTS]
+    for n in TRIALS:
+        for alpha, beta in CELLS:
+            cell = f"trials~{n}/alpha~{alpha:g}/beta~{beta:g}"
+            expected += [f"data/{cell}.tsv", f"exact/{cell}.tsv"]
+            expected += [f"fits/{m}/{cell}.tsv" for m in METHODS]
+    for k in (0, 1):
+        expected += [f"sbc/data/batch~{k}.tsv"] + [f"sbc/fits/{m}/batch~{k}.tsv" for m in METHODS]
+    expected.append("exact/sbc/batch~0.tsv")
     for name in expected:
         path = results / name
         assert path.is_file() and path.stat().st_size > 0, name
-    for name in ("plots/recovery_alpha.png", "plots/coverage.png"):
-        assert (results / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (results / "exact/sbc/batch~1.tsv").exists()  # no dataset to check there
+    for p in PLOTS:
+        assert (results / f"plots/{p}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", p
 
 
 @pytest.mark.slow
 def test_datasets_have_the_interface_columns(run):
-    data = pd.read_csv(run / "results/data/alpha~0.4/beta~3.tsv", sep="\t")
-    assert list(data.columns) == ["replicate", "trial", "action", "reward"]
-    assert len(data) == TINY["replicates"] * TINY["task"]["n_trials"]
-    assert set(data["action"]) <= {0, 1} and set(data["reward"]) <= {0, 1}
+    for n in TRIALS:
+        data = pd.read_csv(run / f"results/data/trials~{n}/alpha~0.4/beta~3.tsv", sep="\t")
+        assert list(data.columns) == ["replicate", "trial", "action", "reward"]
+        assert len(data) == TINY["replicates"] * n
+        assert set(data["action"]) <= {0, 1} and set(data["reward"]) <= {0, 1}
+    # The shorter dataset is the start of the longer one (same random stream).
+    short = pd.read_csv(run / "results/data/trials~30/alpha~0.4/beta~3.tsv", sep="\t")
+    long = pd.read_csv(run / "results/data/trials~60/alpha~0.4/beta~3.tsv", sep="\t")
+    head = long[long["trial"] <= 30].reset_index(drop=True)
+    pd.testing.assert_frame_equal(short, head)
+    sbc = pd.read_csv(run / "results/sbc/data/batch~1.tsv", sep="\t")
+    assert list(sbc.columns) == ["replicate", "trial", "action", "reward"]
+    assert sorted(sbc["replicate"].unique()) == [4, 5]
 
 
 @pytest.mark.slow
 def test_recovery_has_one_finite_row_per_method_and_dataset(run):
     rec = pd.read_csv(run / "results/recovery.tsv", sep="\t")
-    assert len(rec) == len(METHODS) * len(CELLS) * TINY["replicates"]
-    keys = rec[["method", "alpha_true", "beta_true", "replicate"]]
+    assert len(rec) == len(METHODS) * len(CELLS) * TINY["replicates"] * len(TRIALS)
+    keys = rec[["method", "alpha_true", "beta_true", "n_trials", "replicate"]]
     assert not keys.duplicated().any()
     assert sorted(rec["method"].unique()) == sorted(METHODS)
     assert (rec["status"] == "ok").all(), rec[["method", "error"]]
-    assert (rec["n_trials"] == TINY["task"]["n_trials"]).all()
+    assert sorted(rec["n_trials"].unique()) == TRIALS
+    sbc = pd.read_csv(run / "results/sbc/recovery.tsv", sep="\t")
+    assert list(sbc.columns) == list(rec.columns)
+    assert len(sbc) == len(METHODS) * TINY["sbc"]["draws"]
+    assert (sbc["cell"] == "sbc").all() and sorted(sbc["replicate"].unique()) == list(range(6))
     finite = ["alpha_est", "beta_est", "alpha_median", "beta_median", "alpha_sd", "beta_sd"]
     finite += ["alpha_cdf_true", "beta_cdf_true", "seconds"]
     for level in LEVELS:
@@ -103,7 +122,7 @@ def test_recovery_has_one_finite_row_per_method_and_dataset(run):
     for col in finite:
         assert rec[col].map(math.isfinite).all(), col
     bayes = rec[rec["method"] != "mle"]
-    for col in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences"):
+    for col in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "alpha_mcse"):
         assert bayes[col].map(math.isfinite).all(), col
     assert rec.loc[rec["method"] == "mle", "rhat_max"].isna().all()
 
@@ -117,7 +136,7 @@ def test_tables_cover_every_method(run):
         assert set(table["parameter"]) == {"alpha", "beta"}
     overall = coverage[coverage["cell"] == "all"]
     assert sorted(overall["level"].unique()) == LEVELS
-    assert (overall["n"] == len(CELLS) * TINY["replicates"]).all()
+    assert (overall["n"] == len(CELLS) * TINY["replicates"] * len(TRIALS)).all()
     assert (
         (overall["ci_low"] <= overall["coverage"]) & (overall["coverage"] <= overall["ci_high"])
     ).all()
@@ -126,24 +145,19 @@ def test_tables_cover_every_method(run):
 @pytest.mark.slow
 def test_report_has_every_section(run):
     html = (run / "results/report.html").read_text()
-    for section in (
-        "summary",
-        "config",
-        "recovery",
-        "metrics",
-        "coverage",
-        "diagnostics",
-        "runtime",
-    ):
+    from rlrecover.report import SECTIONS
+
+    for section, _ in SECTIONS:
         assert f'id="{section}"' in html, section
-    assert html.count("data:image/png;base64,") >= 3
+    assert html.count("data:image/png;base64,") == len(PLOTS)
+    assert "was made for this run" not in html  # every figure is there
     assert not re.search(r"""(src|href)=["']https?://""", html)
 
 
 @pytest.mark.slow
 def test_fit_logs_have_one_line_per_dataset(run):
+    log = (run / "results/logs/fit/trials~60/alpha~0.4/beta~8.log").read_text()
     for method in METHODS:
-        log = (run / "results/logs/fit/alpha~0.4/beta~8.log").read_text()
         for rep in range(TINY["replicates"]):
             assert re.search(rf"{method} alpha~0.4/beta~8 replicate {rep}: [0-9.]+ s, ok", log)
 
@@ -158,9 +172,11 @@ def test_adding_a_grid_value_runs_only_the_new_work(run):
         (run / "config.yaml").write_text(yaml.safe_dump(TINY))
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, flags=re.M))
-    assert counts.get("simulate") == "1", proc.stdout + proc.stderr
-    # One fit job (every method) for the new cell only.
-    assert counts.get("fit") == "1", proc.stdout + proc.stderr
+    # The new cell at each number of trials; nothing for the existing cells or SBC.
+    assert counts.get("simulate") == "2", proc.stdout + proc.stderr
+    assert counts.get("fit") == "2", proc.stdout + proc.stderr  # every method in one job
+    assert counts.get("exact") == "2", proc.stdout + proc.stderr
+    assert "sbc_fit" not in counts and "sbc_simulate" not in counts
 
 
 @pytest.mark.slow
@@ -177,3 +193,62 @@ def test_one_process_per_job_gives_the_same_fits(run, tmp_path):
     cols = ["method", "alpha_true", "beta_true", "replicate", "alpha_est", "beta_est"]
     cols += ["alpha_sd", "beta_sd", "rhat_max"]
     pd.testing.assert_frame_equal(threaded[cols], processes[cols])
+
+
+@pytest.mark.slow
+def test_exact_check_covers_every_checked_fit(run):
+    exact = pd.read_csv(run / "results/tables/exact_check.tsv", sep="\t")
+    # 1 dataset per cell and number of trials, 2 SBC datasets; 2 PyMC methods, 2 params.
+    n_datasets = len(CELLS) * len(TRIALS) + TINY["exact_check"]["sbc"]
+    assert len(exact) == n_datasets * 2 * 2
+    assert exact["z"].map(math.isfinite).all()
+    # Short chains, but a working sampler: z is roughly standard normal.
+    assert (exact["z"].abs() < 6).all(), exact[["method", "cell", "parameter", "z"]]
+
+
+def _chromium():
+    """Debian's Chromium and ChromeDriver, or None where they are not installed."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    return (chromium, driver) if chromium and driver else None
+
+
+@pytest.mark.slow
+def test_report_renders_in_a_real_browser(run):
+    """The page loads in headless Chromium without console errors; every image decodes."""
+    found = _chromium()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install chromium and chromium-driver (see .ci/run)")
+        pytest.skip("chromium and chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = found[0]
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(found[1]), options=options)
+    try:
+        driver.get((run / "results/report.html").resolve().as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map("
+            "i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+        )
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        title = driver.title
+    finally:
+        driver.quit()
+    assert title == "Q-learning parameter recovery report"
+    assert errors == []
+    assert len(images) == len(PLOTS)
+    for alt, complete, width, height in images:
+        assert complete and width > 0 and height > 0, alt
