@@ -201,7 +201,9 @@ def _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log):
         with _PYMC_LOCK:
             model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)
         return make(model, settings, log)
-    key = (kind, actions.shape[0], settings, priors, float(q_init), likelihood)
+    # The compiled model takes data of any length (the shapes are symbolic), so one
+    # model per specification serves every number of trials.
+    key = (kind, settings, priors, float(q_init), likelihood)
     with _COMPILE_LOCK:  # PyTensor's compilation is not thread-safe
         if key not in _NUTPIE_RUNNERS:
             model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)
@@ -241,8 +243,9 @@ def sample_posteriors(
     Notes
     -----
     With the nutpie backend the compiled model is kept for the life of the process
-    and reused by later calls with the same kind, number of trials, settings and
-    priors (thread-safe), so a process that fits many cells compiles each model once.
+    and reused by later calls with the same kind, settings and priors, whatever their
+    number of trials (thread-safe), so a process that fits many cells compiles each
+    model once.
 
     Yields
     ------

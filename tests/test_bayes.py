@@ -367,3 +367,42 @@ def test_diagnostics_identical_on_ties_constant_and_nan():
     rhat, ess_bulk, ess_tail = posterior_diagnostics({"p": np.full((4, 1000), 0.3)})
     assert math.isnan(rhat) and ess_bulk == ess_tail == 4000.0
     assert all(math.isnan(v) for v in posterior_diagnostics({"p": with_nan}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_compiled_model_serves_every_number_of_trials(kind):
+    # Cells at 60 trials after cells at 25 reuse the model compiled for 25; the draws
+    # must equal those of a process that compiled for 60 trials first.
+    from rlrecover import bayes
+
+    settings = SamplerSettings("nutpie", 2, 150, 150, 0.8)
+    short = simulate(0.4, 3.0, 25, rng=np.random.default_rng(1))
+    long = simulate(0.4, 3.0, 60, rng=np.random.default_rng(2))
+    bayes._NUTPIE_RUNNERS.clear()
+    list(sample_posteriors(kind, [(0, *short, 1)], settings, priors=PRIORS))
+    reused = next(iter(sample_posteriors(kind, [(1, *long, 7)], settings, priors=PRIORS)))
+    bayes._NUTPIE_RUNNERS.clear()
+    fresh = next(iter(sample_posteriors(kind, [(1, *long, 7)], settings, priors=PRIORS)))
+    for p in ("alpha", "beta"):
+        np.testing.assert_array_equal(reused.draws[p], fresh.draws[p])
+
+
+def test_posterior_summary_columns_and_values():
+    from rlrecover.bayes import posterior_summary
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(0.5, 0.1, size=(4, 500))
+    b = 2.0 + 0.8 * (a - 0.5) / 0.1 + rng.normal(0, 0.6, size=(4, 500))
+    out = posterior_summary({"alpha": a, "beta": b}, {"alpha": 0.5, "beta": 2.0}, [0.9])
+    assert out["alpha_est"] == pytest.approx(a.mean()) and out["beta_sd"] == pytest.approx(
+        b.std(ddof=1)
+    )
+    assert out["alpha_cdf_true"] == pytest.approx(np.mean(a <= 0.5))
+    lo, hi = np.quantile(a, [0.05, 0.95])
+    assert (out["alpha_lower_90"], out["alpha_upper_90"]) == pytest.approx((lo, hi))
+    # corr(a, b) = 0.8 / sqrt(0.8^2 + 0.6^2) = 0.8; 2,000 draws: se about 0.01.
+    assert out["ab_corr"] == pytest.approx(0.8, abs=0.05)
+    # MCSE of the mean of independent draws is sd / sqrt(n); ArviZ estimates it.
+    assert out["alpha_mcse"] == pytest.approx(0.1 / np.sqrt(2000), rel=0.15)
+    assert out["alpha_mcse"] == float(az.mcse(a, method="mean").item())
