@@ -16,6 +16,9 @@ one core, on the same data and sampler settings, and prints seconds and ratios:
 2. MLE: the notebook's ``llik_td`` loop with BFGS from the truth against
    ``rlrecover.mle.fit_mle`` (one start and the default five), same optimum.
 3. Scaling: seconds per fit at 100, 300 and 1,000 trials.
+4. The shipped study (``config.yaml``) end to end with ``snakemake --cores 2`` from
+   empty caches: wall time, and wall time x cores / number of Bayesian fits against
+   the compiled per-fit time (``--study`` runs only this part).
 """
 
 from __future__ import annotations
@@ -263,12 +266,80 @@ def mle_comparison(repeats: int) -> None:
         )
 
 
+# ----------------------------------------------------------------------------- study
+def whole_study(cores: int = 2) -> None:
+    """Run the shipped config.yaml end to end from empty caches; compare with per-fit cost.
+
+    The overhead ratio is wall time x cores / number of Bayesian fits, against the
+    compiled per-fit time at the study's numbers of trials (measured here on one core,
+    weighted by how many Bayesian fits the study makes at each).
+    """
+    import shutil
+
+    import pandas as pd
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "study"
+        work.mkdir()
+        for name in ("Snakefile", "config.yaml"):
+            shutil.copy(ROOT / name, work / name)
+        for name in ("workflow", "profiles"):
+            shutil.copytree(ROOT / name, work / name)
+        env = cache_env(str(Path(tmp) / "cache"))
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "all"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-3000:])
+        tables = [work / "results/recovery.tsv", work / "results/sbc/recovery.tsv"]
+        fits = pd.concat([pd.read_csv(t, sep="\t") for t in tables if t.exists()])
+    bayes = fits[fits["method"] != "mle"]
+    counts = bayes.groupby("n_trials").size()
+    per_fit = {}
+    for n in counts.index:
+        res = run_worker("rlrecover", "potential", str(int(n)), "6")
+        per_fit[int(n)] = float(np.mean(res["sampling"][1:]))
+    compiled = sum(per_fit[n] * k for n, k in counts.items()) / counts.sum()
+    overhead = wall * cores / len(bayes)
+    print(f"\n== The shipped study (config.yaml), snakemake --cores {cores}, empty caches ==")
+    print(
+        f"grid {len(cfg['grid']['alpha'])} x {len(cfg['grid']['beta'])}, "
+        f"n_trials {cfg['task']['n_trials']}, replicates {cfg['replicates']}, "
+        f"SBC {cfg.get('sbc', {}).get('draws')}: {len(fits)} fits, {len(bayes)} Bayesian"
+    )
+    print(f"wall time {wall:.1f} s ({wall / 60:.2f} min; target at most 5 min)")
+    print(
+        "compiled per-fit time at the study's numbers of trials (one core): "
+        + ", ".join(f"{n}: {t:.3f} s" for n, t in per_fit.items())
+        + f"; weighted by the study's fits: {compiled:.3f} s"
+    )
+    print(
+        f"wall x cores / Bayesian fits = {overhead:.3f} s = {overhead / compiled:.2f} x the "
+        "compiled per-fit time (target at most 1.5)"
+    )
+
+
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the notebook's sampling")
+    parser.add_argument(
+        "--study", action="store_true", help="only run the shipped study end to end"
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.study:
+        whole_study()
+        return
     if args.worker:
         what, kind, *rest = args.worker
         if what == "rlrecover":
@@ -343,6 +414,8 @@ def main() -> None:
             res = run_worker("rlrecover", kind, str(n_trials), "6")
             line += f", pymc_{kind} {np.mean(res['sampling'][1:]):.3f} s"
         print(line, flush=True)
+
+    whole_study()
 
 
 if __name__ == "__main__":
