@@ -17,6 +17,9 @@ Only rows with ``status == "ok"`` and a finite CDF value count; the others are
 counted in ``n_failed`` (status not ok) and ``n_no_cdf`` (ok, but no CDF value, e.g.
 an MLE fit whose Hessian was not positive definite).
 
+Figures follow :mod:`rlrecover.plots`: a :class:`matplotlib.figure.Figure` on the Agg
+canvas, never ``pyplot``.
+
 References
 ----------
 Talts, S., Betancourt, M., Simpson, D., Vehtari, A. and Gelman, A. (2018).
@@ -32,14 +35,19 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from arviz.stats.ecdf_utils import ecdf_confidence_band
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from scipy import stats
 
 from rlrecover.analysis import method_order, wilson_interval
+from rlrecover.plots import _PARAM_COLORS, METHOD_LABELS, _save
 from rlrecover.summary import PARAMS, level_label
 
 __all__ = [
@@ -51,6 +59,9 @@ __all__ = [
     "coverage_curve",
     "coverage_from_cdf",
     "ecdf_band",
+    "plot_coverage_curve",
+    "plot_sbc_ecdf",
+    "plot_sbc_ranks",
     "sbc_table",
     "sbc_table_columns",
 ]
@@ -447,3 +458,310 @@ def sbc_table(
         rows.append(row)
     out = pd.DataFrame(rows, columns=columns)
     return out.astype(dict.fromkeys(["n", "n_excluded", "n_failed", "n_no_cdf"], "int64"))
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _grid_figure(n_rows: int, n_cols: int) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(4.3 * n_cols + 0.4, 3.1 * n_rows + 0.7), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(max(n_rows, 1), max(n_cols, 1), squeeze=False)
+    return fig, axes
+
+
+def _no_data(ax, text: str) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        ha="center",
+        va="center",
+        color="0.3",
+        transform=ax.transAxes,
+        wrap=True,
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _footnote(fig: Figure, text: str) -> None:
+    """A reading guide under the panels (kept clear of them by the layout engine)."""
+    fig.supxlabel(text, fontsize=8, color="0.25")
+
+
+def _excluded_text(v: dict[str, object]) -> str:
+    parts = []
+    if v["n_failed"]:
+        parts.append(f"{v['n_failed']} failed")
+    if v["n_no_cdf"]:
+        parts.append(f"{v['n_no_cdf']} without CDF")
+    return f" ({', '.join(parts)} left out)" if parts else ""
+
+
+def _panel_title(method: str, param: str, v: dict[str, object], extra: str = "") -> str:
+    n = v["u"].size  # type: ignore[union-attr]
+    label = METHOD_LABELS.get(method, method)
+    datasets = "dataset" if n == 1 else "datasets"
+    return f"{label}: {param}\nn = {n} {datasets}{_excluded_text(v)}{extra}"
+
+
+def _sbc_panels(recovery: pd.DataFrame):
+    """(values per method and parameter, figure, axes) with methods as rows."""
+    values = _cdf_values(recovery)
+    methods = method_order(recovery["method"])
+    fig, axes = _grid_figure(len(methods), len(PARAMS))
+    return values, methods, fig, axes
+
+
+def plot_sbc_ranks(recovery: pd.DataFrame, path: str | os.PathLike[str], bins: int = 20) -> Path:
+    """Histograms of the CDF at the truth (normalised ranks), one panel per method x parameter.
+
+    Under calibration each of the ``bins`` equal bins on [0, 1] holds
+    Binomial(n, 1/bins) values: the dashed line is the expected count ``n / bins`` and
+    the grey band its central 99% range (per bin, not simultaneous: with 20 bins about
+    one in five calibrated panels has a bar outside somewhere). A U shape means
+    overconfident posteriors (too narrow), a hump underconfident ones, a slope bias.
+    Panels of methods without usable values say so.
+
+    Parameters
+    ----------
+    recovery : pandas.DataFrame
+        An SBC (or recovery) table.
+    path : path-like
+        Output PNG file (parent directories are created).
+    bins : int, default 20
+        Number of bins.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    if int(bins) != bins or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    bins = int(bins)
+    values, methods, fig, axes = _sbc_panels(recovery)
+    if not methods:
+        _no_data(axes[0, 0], "no fits")
+        return _save(fig, path)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for i, method in enumerate(methods):
+        for j, param in enumerate(PARAMS):
+            ax = axes[i, j]
+            v = values[(method, param)]
+            u: np.ndarray = v["u"]  # type: ignore[assignment]
+            n = u.size
+            ax.set_title(_panel_title(method, param, v), fontsize=9)
+            if n == 0:
+                _no_data(ax, "no usable CDF values")
+                continue
+            counts, _ = np.histogram(u, bins=edges)
+            lo, hi = stats.binom.ppf([0.005, 0.995], n, 1.0 / bins)
+            ax.bar(
+                edges[:-1],
+                counts,
+                width=np.diff(edges),
+                align="edge",
+                color=_PARAM_COLORS.get(param, "tab:gray"),
+                edgecolor="white",
+                lw=0.6,
+                label="datasets",
+                zorder=1,
+            )
+            # the band on top of the bars, so bars leaving it stand out
+            ax.axhspan(lo, hi, color="0.5", alpha=0.25, lw=0, label="99% range per bin", zorder=2)
+            for y in (lo, hi):
+                ax.axhline(y, color="0.35", lw=0.7, zorder=2)
+            ax.axhline(n / bins, color="0.1", ls="--", lw=1, label="expected", zorder=3)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, max(float(counts.max()), hi) * 1.12 + 0.5)
+            ax.set_xlabel(f"posterior CDF at true {param} (normalised rank)")
+            ax.set_ylabel("datasets per bin")
+    fig.suptitle(
+        f"SBC rank histograms ({bins} bins): flat within the grey band if calibrated",
+        fontsize=11,
+    )
+    chance = 100 * (1 - 0.99**bins)
+    _footnote(
+        fig,
+        "Dashed line: expected count n/bins; grey band: central 99% range of one bin's "
+        f"count under uniformity (so about {chance:.0f}% of calibrated panels have\n"
+        "some bar outside it by chance). U shape: posteriors too narrow (overconfident); "
+        "hump: too wide; slope: biased.",
+    )
+    return _save(fig, path)
+
+
+def plot_sbc_ecdf(
+    recovery: pd.DataFrame, path: str | os.PathLike[str], prob: float = 0.95
+) -> Path:
+    """ECDF difference plots of the CDF at the truth, one panel per method x parameter.
+
+    Each panel shows ``ECDF(u) - u`` on :data:`ECDF_GRID` with the simultaneous
+    ``prob`` band of :func:`ecdf_band` shaded (Säilynoja et al. 2022); grid points
+    outside the band are marked in red; the title gives the verdict and the
+    Kolmogorov-Smirnov p-value. Under calibration the whole curve stays in the band
+    with probability ``prob``. A curve falling from above zero to below means
+    overconfident posteriors (truths too often in the tails), a rising one
+    underconfident posteriors, a bulge above zero truths low in their posteriors
+    (estimates too high) and below zero the reverse.
+
+    Parameters
+    ----------
+    recovery : pandas.DataFrame
+        An SBC (or recovery) table.
+    path : path-like
+        Output PNG file (parent directories are created).
+    prob : float, default 0.95
+        Level of the simultaneous band.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    if not 0.0 < prob < 1.0:
+        raise ValueError(f"prob must lie in (0, 1), got {prob!r}")
+    values, methods, fig, axes = _sbc_panels(recovery)
+    if not methods:
+        _no_data(axes[0, 0], "no fits")
+        return _save(fig, path)
+    pct = f"{round(100 * prob, 6):g}%"
+    lim = 0.0
+    drawn = []
+    for i, method in enumerate(methods):
+        for j, param in enumerate(PARAMS):
+            ax = axes[i, j]
+            v = values[(method, param)]
+            u: np.ndarray = v["u"]  # type: ignore[assignment]
+            n = u.size
+            if n == 0:
+                ax.set_title(_panel_title(method, param, v), fontsize=9)
+                _no_data(ax, "no usable CDF values")
+                continue
+            grid, lower, upper = ecdf_band(n, prob)
+            diff = _ecdf_at(u, grid) - grid
+            inside = _inside(u, lower, upper)
+            verdict = "inside the band" if inside.all() else "LEAVES the band"
+            p_value = float(stats.kstest(u, "uniform").pvalue)
+            extra = f"\n{verdict}; KS p = {p_value:.2g}"
+            ax.set_title(_panel_title(method, param, v, extra), fontsize=9)
+            ax.fill_between(
+                grid, lower - grid, upper - grid, color="0.85", lw=0, label=f"{pct} band"
+            )
+            ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+            ax.plot(grid, diff, color=_PARAM_COLORS.get(param, "tab:gray"), lw=1.5, label="ECDF")
+            if not inside.all():
+                ax.plot(
+                    grid[~inside],
+                    diff[~inside],
+                    ls="none",
+                    marker="o",
+                    ms=3,
+                    color="tab:red",
+                    label="outside band",
+                )
+            ax.set_xlim(0, 1)
+            ax.set_xlabel(f"posterior CDF at true {param}, u")
+            ax.set_ylabel("ECDF(u) \u2212 u")
+            ax.grid(True, color="0.93", lw=0.6)
+            lim = max(lim, float(np.max(np.abs(diff))), float(np.max(upper - grid)))
+            drawn.append(ax)
+    for ax in drawn:  # a common y range so panels can be compared
+        ax.set_ylim(-1.1 * lim, 1.1 * lim)
+    fig.suptitle(
+        f"SBC: ECDF difference with simultaneous {pct} band (Säilynoja et al. 2022)",
+        fontsize=11,
+    )
+    _footnote(
+        fig,
+        f"Line: ECDF(u) \u2212 u at u = 0.01, 0.02, ..., 0.99; grey: simultaneous {pct} band "
+        "for uniform u; red dots: points outside it.\nFalling from above 0 to below: "
+        "posteriors too narrow (overconfident); rising: too wide;\nbulge above 0: truths "
+        "low in their posteriors (estimates too high); bulge below 0: estimates too low.",
+    )
+    return _save(fig, path)
+
+
+def plot_coverage_curve(
+    curve: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    params: Sequence[str] = PARAMS,
+) -> Path:
+    """Empirical against nominal coverage at every level, one panel per method.
+
+    Each parameter is a line with markers and its 95% Wilson band shaded; the dashed
+    diagonal is perfect calibration. Points below the diagonal mean intervals too
+    narrow (overconfident), above too wide. Methods without usable values get a panel
+    saying so.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        Output of :func:`coverage_curve`.
+    path : path-like
+        Output PNG file (parent directories are created).
+    params : sequence of str, default ("alpha", "beta")
+        Parameters to draw.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    methods = method_order(curve["method"]) if "method" in curve else []
+    n_panels = max(len(methods), 1)
+    fig = Figure(figsize=(4.2 * n_panels + 0.6, 4.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, n_panels, squeeze=False)[0]
+    if not methods:
+        _no_data(axes[0], "no coverage data")
+        return _save(fig, path)
+    for ax, method in zip(axes, methods, strict=True):
+        ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="nominal = empirical")
+        notes = []
+        drawn = False
+        for param in params:
+            d = curve[(curve["method"].astype(str) == method) & (curve["parameter"] == param)]
+            d = d.sort_values("level")
+            lev = pd.to_numeric(d["level"], errors="coerce").to_numpy(dtype=float)
+            cov = pd.to_numeric(d["coverage"], errors="coerce").to_numpy(dtype=float)
+            lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
+            hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
+            n = int(pd.to_numeric(d["n"], errors="coerce").max()) if len(d) else 0
+            n_ex = int(pd.to_numeric(d["n_excluded"], errors="coerce").max()) if len(d) else 0
+            note = f"{param}: n = {n}"
+            if n_ex:
+                note += f" ({n_ex} left out)"
+            notes.append(note)
+            ok = np.isfinite(lev) & np.isfinite(cov)
+            if not ok.any():
+                continue
+            drawn = True
+            color = _PARAM_COLORS.get(param)
+            band = ok & np.isfinite(lo) & np.isfinite(hi)
+            ax.fill_between(lev[band], lo[band], hi[band], color=color, alpha=0.2, lw=0)
+            ax.plot(lev[ok], cov[ok], marker="o", ms=3.5, color=color, label=param)
+        if not drawn:
+            ax.text(
+                0.5,
+                0.5,
+                "no usable CDF values",
+                ha="center",
+                va="center",
+                color="0.3",
+                bbox={"facecolor": "white", "edgecolor": "0.7"},
+            )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal", adjustable="box")
+        title = METHOD_LABELS.get(method, method)
+        ax.set_title(f"{title}\n{'; '.join(notes)}", fontsize=9)
+        ax.set_xlabel("nominal level of the central interval")
+        ax.grid(True, color="0.9", lw=0.6)
+    axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Coverage of central intervals at every level, from the CDF at the truth")
+    return _save(fig, path)

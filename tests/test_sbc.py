@@ -1,4 +1,4 @@
-"""Tests of rlrecover.sbc: coverage from the CDF at the truth and the SBC table.
+"""Tests of rlrecover.sbc: coverage from the CDF at the truth, the SBC table and figures.
 
 Every random input is seeded. Tolerances come from the Monte Carlo error of the
 quantity checked (binomial counts of false alarms, the standard error of a coverage),
@@ -23,11 +23,15 @@ from rlrecover.sbc import (
     coverage_curve,
     coverage_from_cdf,
     ecdf_band,
+    plot_coverage_curve,
+    plot_sbc_ecdf,
+    plot_sbc_ranks,
     sbc_table,
     sbc_table_columns,
 )
 from rlrecover.summary import empty_row, summary_columns
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LEVELS = (0.5, 0.9)
 #: Repetitions of an SBC run on calibrated values, and the largest acceptable count of
 #: "no" (band) or p < 0.05 (test) among them: P(Binomial(20, 0.05) >= 5) = 0.0026.
@@ -58,6 +62,11 @@ def sbc_frame(cdf: dict[str, dict[str, np.ndarray]], ess: dict[str, float] | Non
 def uniform_frame(n: int, seed: int, method: str = "pymc_bernoulli") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return sbc_frame({method: {"alpha": rng.uniform(size=n), "beta": rng.uniform(size=n)}})
+
+
+def _is_png(path) -> bool:
+    data = path.read_bytes()
+    return len(data) > 1000 and data[:8] == PNG_MAGIC
 
 
 # --------------------------------------------------------------------------- coverage_from_cdf
@@ -287,3 +296,47 @@ def test_sbc_table_single_dataset():
     assert t.loc["alpha", "inside_band"] == "yes"
     # with one value the band at u = 0.99 demands ECDF = 1, i.e. the value <= 0.99
     assert t.loc["beta", "inside_band"] == "no"
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _figure_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(9)
+    n = 150
+    frame = sbc_frame(
+        {
+            "pymc_potential": {"alpha": rng.uniform(size=n), "beta": rng.uniform(size=n)},
+            "pymc_bernoulli": {
+                "alpha": np.clip(rng.normal(0.5, 0.5, size=n), 0, 1),
+                "beta": rng.uniform(size=n) ** 2,
+            },
+            "mle": {"alpha": np.full(n, np.nan), "beta": np.full(n, np.nan)},
+        }
+    )
+    frame.loc[frame.index[:3], "status"] = "failed"
+    return frame
+
+
+@pytest.mark.parametrize("plot", [plot_sbc_ranks, plot_sbc_ecdf])
+def test_sbc_plots_write_png(tmp_path, plot):
+    frame = _figure_frame()
+    out = plot(frame, tmp_path / "sub" / "fig.png")
+    assert out == tmp_path / "sub" / "fig.png"
+    assert _is_png(out)
+    # one dataset, and a table without fits
+    assert _is_png(plot(frame[frame["replicate"] == 7], tmp_path / "one.png"))
+    assert _is_png(plot(frame.iloc[:0], tmp_path / "none.png"))
+
+
+def test_plot_coverage_curve_writes_png(tmp_path):
+    frame = _figure_frame()
+    assert _is_png(plot_coverage_curve(coverage_curve(frame), tmp_path / "curve.png"))
+    one = coverage_curve(frame[frame["replicate"] == 7])
+    assert _is_png(plot_coverage_curve(one, tmp_path / "one.png"))
+    assert _is_png(plot_coverage_curve(coverage_curve(frame.iloc[:0]), tmp_path / "none.png"))
+
+
+def test_plot_sbc_ranks_rejects_bad_bins(tmp_path):
+    with pytest.raises(ValueError, match="bins"):
+        plot_sbc_ranks(_figure_frame(), tmp_path / "x.png", bins=0)
