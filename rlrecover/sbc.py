@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from arviz.stats.ecdf_utils import ecdf_confidence_band
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
@@ -310,6 +309,10 @@ def coverage_curve(
 
 @functools.lru_cache(maxsize=64)
 def _band_cached(n: int, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    # imported here: ``import arviz`` takes seconds and imports matplotlib.pyplot,
+    # which the figures of this module deliberately avoid
+    from arviz.stats.ecdf_utils import ecdf_confidence_band
+
     lower, upper = ecdf_confidence_band(n, ECDF_GRID, ECDF_GRID, prob=prob, method="optimized")
     lower = np.asarray(lower, dtype=float)
     upper = np.asarray(upper, dtype=float)
