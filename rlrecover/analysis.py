@@ -6,8 +6,17 @@ tidy :class:`pandas.DataFrame`. Fits with ``status != "ok"`` are left out of met
 and coverage but listed by :func:`diagnostics` and counted by :func:`runtime_table`.
 
 Rows are ordered by method (:data:`rlrecover.summary.METHODS` first, any other method
-after, alphabetically), then parameter, then the overall row ``cell == "all"``, then
-cells by true alpha and beta.
+after, alphabetically), then parameter, then number of trials (where the table groups
+by it), then the overall row ``cell == "all"``, then cells by true alpha and beta.
+
+A study may simulate datasets of several lengths (column ``n_trials``); metrics are
+then computed separately for each length, never pooled across lengths. A table
+without an ``n_trials`` column counts as one group with ``n_trials`` NaN.
+
+Positive parameters (:data:`LOG_PARAMS`: those the maximum-likelihood fit works with
+on the log scale, i.e. beta) are also summarised on the log scale, where an estimate
+twice the truth and one half of it are equally wrong and a few estimates at the upper
+bound of the fit do not dominate the summary.
 """
 
 from __future__ import annotations
@@ -19,14 +28,17 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, rankdata
 
+from rlrecover.qlearning import MLE_FREE
 from rlrecover.summary import METHODS, PARAMS, interval_columns
 
 __all__ = [
     "ALL_CELLS",
     "ESS_MIN",
+    "LOG_PARAMS",
     "RHAT_MAX",
     "coverage_table",
     "diagnostics",
+    "flag_reasons",
     "is_missing",
     "method_order",
     "recovery_metrics",
@@ -40,18 +52,24 @@ ALL_CELLS = "all"
 RHAT_MAX = 1.01
 #: Default bulk-ESS threshold of :func:`diagnostics` (flag when strictly smaller).
 ESS_MIN = 400
+#: Positive parameters, summarised also on the log scale (those MLE fits as log).
+LOG_PARAMS: tuple[str, ...] = tuple(p for p in PARAMS if MLE_FREE[p][0] == "log")
+_TRUE_COLUMNS = [f"{p}_true" for p in PARAMS]
 
 METRIC_COLUMNS = [
     "method",
     "parameter",
+    "n_trials",
     "cell",
-    "alpha_true",
-    "beta_true",
+    *_TRUE_COLUMNS,
     "n",
     "bias",
     "rmse",
     "pearson_r",
     "spearman_r",
+    "log_bias",
+    "ratio",
+    "log_rmse",
 ]
 COVERAGE_COLUMNS = [
     "method",
@@ -71,6 +89,7 @@ DIAGNOSTIC_COLUMNS = [
     "cell",
     "alpha_true",
     "beta_true",
+    "n_trials",
     "replicate",
     "reason",
     "status",
@@ -242,38 +261,81 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 # --------------------------------------------------------------------------- metrics
 
 
+def _trial_values(df: pd.DataFrame) -> list[float]:
+    """Distinct numbers of trials, ascending; NaN (last) for rows without one."""
+    v = _numeric(df, "n_trials")
+    values = [float(x) for x in np.unique(v[np.isfinite(v)])]
+    if np.isnan(v).any() or not values:
+        values.append(math.nan)
+    return values
+
+
+def _trial_mask(df: pd.DataFrame, n_trials: float) -> np.ndarray:
+    """Rows of ``df`` with ``n_trials`` trials (NaN selects rows without a number)."""
+    v = _numeric(df, "n_trials")
+    return np.isnan(v) if math.isnan(n_trials) else v == n_trials
+
+
+def _whole_numbers(frame: pd.DataFrame, cols: Iterable[str]) -> pd.DataFrame:
+    """Cast float columns that hold only whole numbers (no NaN) to int64."""
+    for col in cols:
+        v = pd.to_numeric(frame[col], errors="coerce")
+        if len(v) and v.notna().all() and (v == v.round()).all():
+            frame[col] = v.astype("int64")
+    return frame
+
+
+def _error_stats(param: str, truth: np.ndarray, est: np.ndarray) -> dict[str, float]:
+    """Bias, RMSE and their relative and log-scale versions of paired truths/estimates.
+
+    ``log_bias``, ``ratio``, ``log_rmse`` and ``rel_rmse`` are NaN unless ``param`` is
+    in :data:`LOG_PARAMS` and every truth and estimate is positive.
+    """
+    out = dict.fromkeys(("bias", "rmse", "log_bias", "ratio", "log_rmse", "rel_rmse"), math.nan)
+    if not len(truth):
+        return out
+    err = est - truth
+    out["bias"] = float(err.mean())
+    out["rmse"] = math.sqrt(float(np.mean(err * err)))
+    if param in LOG_PARAMS and np.all(truth > 0) and np.all(est > 0):
+        log_err = np.log(est / truth)
+        out["log_bias"] = float(log_err.mean())
+        out["ratio"] = math.exp(out["log_bias"])
+        out["log_rmse"] = math.sqrt(float(np.mean(log_err * log_err)))
+        rel = err / truth
+        out["rel_rmse"] = math.sqrt(float(np.mean(rel * rel)))
+    return out
+
+
 def _metric_row(
     method: str,
     param: str,
+    n_trials: float,
     cell: str,
-    a_true: float,
-    b_true: float,
+    true_values: Sequence[float],
     truth: np.ndarray,
     est: np.ndarray,
 ) -> dict[str, object]:
-    n = len(truth)
-    if n:
-        err = est - truth
-        bias = float(err.mean())
-        rmse = float(math.sqrt(float(np.mean(err * err))))
-    else:
-        bias = rmse = math.nan
+    stats = _error_stats(param, truth, est)
     return {
         "method": method,
         "parameter": param,
+        "n_trials": n_trials,
         "cell": cell,
-        "alpha_true": a_true,
-        "beta_true": b_true,
-        "n": n,
-        "bias": bias,
-        "rmse": rmse,
+        **dict(zip(_TRUE_COLUMNS, true_values, strict=True)),
+        "n": len(truth),
+        "bias": stats["bias"],
+        "rmse": stats["rmse"],
         "pearson_r": _pearson(truth, est),
         "spearman_r": _spearman(truth, est),
+        "log_bias": stats["log_bias"],
+        "ratio": stats["ratio"],
+        "log_rmse": stats["log_rmse"],
     }
 
 
 def recovery_metrics(recovery: pd.DataFrame) -> pd.DataFrame:
-    """Bias, RMSE and truth-estimate correlations per method, parameter and cell.
+    """Bias, RMSE and truth-estimate correlations per method, parameter, length and cell.
 
     Parameters
     ----------
@@ -283,35 +345,55 @@ def recovery_metrics(recovery: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``method, parameter, cell, alpha_true, beta_true, n, bias, rmse,
-        pearson_r, spearman_r``. For each method and parameter there is one pooled row
-        with ``cell == "all"`` (true values NaN) and one row per cell. ``bias`` is the
-        mean of ``{p}_est - {p}_true``; ``rmse`` the root mean squared error. Only rows
-        with ``status == "ok"`` and finite truth and estimate count (``n``). The
-        correlations are NaN when fewer than two rows count or when truth (always the
-        case within a cell) or estimate is constant. A method or cell whose fits all
-        failed gets a row with ``n == 0`` and NaN statistics.
+        Columns ``method, parameter, n_trials, cell, alpha_true, beta_true, n, bias,
+        rmse, pearson_r, spearman_r, log_bias, ratio, log_rmse``. For each method,
+        parameter and number of trials there is one pooled row with ``cell == "all"``
+        (true values NaN) and one row per cell. ``bias`` is the mean of ``{p}_est -
+        {p}_true``; ``rmse`` the root mean squared error. Only rows with ``status ==
+        "ok"`` and finite truth and estimate count (``n``). The correlations are NaN
+        when fewer than two rows count or when truth (always the case within a cell)
+        or estimate is constant. A method or cell whose fits all failed gets a row with
+        ``n == 0`` and NaN statistics.
+
+        For positive parameters (:data:`LOG_PARAMS`, i.e. beta) ``log_bias`` is the
+        mean of ``log(est / true)``, ``ratio = exp(log_bias)`` the geometric mean of
+        ``est / true`` (1 is unbiased, 0.8 means 20% too small) and ``log_rmse`` the
+        root mean square of ``log(est / true)`` (about the typical relative error
+        when small). They are NaN for alpha, whose natural scale is already bounded
+        (a logit scale would be dominated by maximum-likelihood estimates at the
+        box edge, logit = +-12), and NaN when a counted estimate is not positive.
+        ``n_trials`` is an integer column when every row has a number of trials.
     """
-    _require(recovery, ["method", "cell", "alpha_true", "beta_true"])
+    _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
     ok = _ok_mask(recovery)
     rows: list[dict[str, object]] = []
+    nan_truth = [math.nan] * len(PARAMS)
     for method in method_order(recovery["method"]):
-        m_all = recovery[recovery["method"].astype(str) == method]
-        m_ok = ok[(recovery["method"].astype(str) == method).to_numpy()]
+        is_m = (recovery["method"].astype(str) == method).to_numpy()
+        m_all = recovery[is_m]
+        m_ok = ok[is_m]
         cells = _cells(m_all)
+        cell_col = m_all["cell"].astype(str).to_numpy()
         for param in PARAMS:
             truth = _numeric(m_all, f"{param}_true")
             est = _numeric(m_all, f"{param}_est")
             use = m_ok & np.isfinite(truth) & np.isfinite(est)
-            rows.append(
-                _metric_row(method, param, ALL_CELLS, math.nan, math.nan, truth[use], est[use])
-            )
-            cell_col = m_all["cell"].astype(str).to_numpy()
-            for cell, a_true, b_true in cells:
-                sel = use & (cell_col == cell)
-                rows.append(_metric_row(method, param, cell, a_true, b_true, truth[sel], est[sel]))
-    out = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    return out.astype({"n": "int64"})
+            for n_trials in _trial_values(m_all):
+                in_n = use & _trial_mask(m_all, n_trials)
+                rows.append(
+                    _metric_row(
+                        method, param, n_trials, ALL_CELLS, nan_truth, truth[in_n], est[in_n]
+                    )
+                )
+                for cell, a_true, b_true in cells:
+                    sel = in_n & (cell_col == cell)
+                    rows.append(
+                        _metric_row(
+                            method, param, n_trials, cell, (a_true, b_true), truth[sel], est[sel]
+                        )
+                    )
+    out = pd.DataFrame(rows, columns=METRIC_COLUMNS).astype({"n": "int64"})
+    return _whole_numbers(out, ["n_trials"])
 
 
 # --------------------------------------------------------------------------- coverage
@@ -409,6 +491,60 @@ def coverage_table(recovery: pd.DataFrame, levels: Sequence[float]) -> pd.DataFr
 # --------------------------------------------------------------------------- diagnostics
 
 
+def flag_reasons(
+    recovery: pd.DataFrame, rhat_max: float = RHAT_MAX, ess_min: float = ESS_MIN
+) -> list[str]:
+    """Why each fit is flagged by :func:`diagnostics`, ``""`` when it is not.
+
+    Parameters
+    ----------
+    recovery : pandas.DataFrame
+        The recovery table.
+    rhat_max : float, default 1.01
+        Largest acceptable R-hat.
+    ess_min : float, default 400
+        Smallest acceptable bulk effective sample size.
+
+    Returns
+    -------
+    list of str
+        One entry per row of ``recovery``, in row order: the reasons joined with
+        ``"; "`` (see :func:`diagnostics`).
+    """
+    n = len(recovery)
+    ok = _ok_mask(recovery)
+    rhat = _numeric(recovery, "rhat_max")
+    ess = _numeric(recovery, "ess_bulk_min")
+    div = _numeric(recovery, "divergences")
+    est = {p: _numeric(recovery, f"{p}_est") for p in PARAMS}
+    conv = [_flag(x) for x in recovery.get("converged", pd.Series([None] * n))]
+    bound = [_flag(x) for x in recovery.get("at_bound", pd.Series([None] * n))]
+    errors = recovery.get("error", pd.Series([""] * n)).tolist()
+
+    reasons: list[str] = []
+    for i in range(n):
+        why: list[str] = []
+        if not ok[i]:
+            err = "" if is_missing(errors[i]) else str(errors[i]).strip()
+            why.append(f"failed: {err}" if err else "failed")
+        else:
+            bad = [p for p in PARAMS if not np.isfinite(est[p][i])]
+            if bad:
+                why.append("non-finite estimate (" + ", ".join(bad) + ")")
+        if np.isfinite(rhat[i]) and rhat[i] > rhat_max:
+            why.append(f"R-hat {rhat[i]:.4f} > {rhat_max:g}")
+        if np.isfinite(ess[i]) and ess[i] < ess_min:
+            why.append(f"bulk ESS {ess[i]:.0f} < {ess_min:g}")
+        if np.isfinite(div[i]) and div[i] > 0:
+            why.append(f"{div[i]:.0f} divergence(s)")
+        if bound[i] is True:
+            why.append("MLE at a bound")
+        if conv[i] is False:
+            why.append("optimiser did not converge")
+        reasons.append("; ".join(why))
+    return reasons
+
+
 def diagnostics(
     recovery: pd.DataFrame, rhat_max: float = RHAT_MAX, ess_min: float = ESS_MIN
 ) -> pd.DataFrame:
@@ -440,45 +576,21 @@ def diagnostics(
     Returns
     -------
     pandas.DataFrame
-        Columns ``method, cell, alpha_true, beta_true, replicate, reason, status,
-        rhat_max, ess_bulk_min, ess_tail_min, divergences, converged, at_bound,
-        alpha_est, beta_est, error``; empty (with these columns) when nothing is
-        flagged.
+        Columns ``method, cell, alpha_true, beta_true, n_trials, replicate, reason,
+        status, rhat_max, ess_bulk_min, ess_tail_min, divergences, converged,
+        at_bound, alpha_est, beta_est, error``; empty (with these columns) when
+        nothing is flagged. ``n_trials`` is NaN when the table has no such column.
     """
     _require(recovery, ["method", "cell"])
     n = len(recovery)
-    ok = _ok_mask(recovery)
+    reasons = flag_reasons(recovery, rhat_max=rhat_max, ess_min=ess_min)
     rhat = _numeric(recovery, "rhat_max")
-    ess = _numeric(recovery, "ess_bulk_min")
     div = _numeric(recovery, "divergences")
     est = {p: _numeric(recovery, f"{p}_est") for p in PARAMS}
     conv = [_flag(x) for x in recovery.get("converged", pd.Series([None] * n))]
     bound = [_flag(x) for x in recovery.get("at_bound", pd.Series([None] * n))]
     errors = recovery.get("error", pd.Series([""] * n)).tolist()
     status = recovery.get("status", pd.Series(["ok"] * n)).tolist()
-
-    reasons: list[str] = []
-    for i in range(n):
-        why: list[str] = []
-        if not ok[i]:
-            err = "" if is_missing(errors[i]) else str(errors[i]).strip()
-            why.append(f"failed: {err}" if err else "failed")
-        else:
-            bad = [p for p in PARAMS if not np.isfinite(est[p][i])]
-            if bad:
-                why.append("non-finite estimate (" + ", ".join(bad) + ")")
-        if np.isfinite(rhat[i]) and rhat[i] > rhat_max:
-            why.append(f"R-hat {rhat[i]:.4f} > {rhat_max:g}")
-        if np.isfinite(ess[i]) and ess[i] < ess_min:
-            why.append(f"bulk ESS {ess[i]:.0f} < {ess_min:g}")
-        if np.isfinite(div[i]) and div[i] > 0:
-            why.append(f"{div[i]:.0f} divergence(s)")
-        if bound[i] is True:
-            why.append("MLE at a bound")
-        if conv[i] is False:
-            why.append("optimiser did not converge")
-        reasons.append("; ".join(why))
-
     flagged = np.array([bool(r) for r in reasons], dtype=bool)
     out = pd.DataFrame(
         {
@@ -486,11 +598,12 @@ def diagnostics(
             "cell": recovery["cell"].astype(str).to_numpy(),
             "alpha_true": _numeric(recovery, "alpha_true"),
             "beta_true": _numeric(recovery, "beta_true"),
+            "n_trials": _numeric(recovery, "n_trials"),
             "replicate": _numeric(recovery, "replicate"),
             "reason": reasons,
             "status": [str(s) for s in status],
             "rhat_max": rhat,
-            "ess_bulk_min": ess,
+            "ess_bulk_min": _numeric(recovery, "ess_bulk_min"),
             "ess_tail_min": _numeric(recovery, "ess_tail_min"),
             "divergences": div,
             "converged": pd.array(conv, dtype="boolean"),
@@ -505,12 +618,10 @@ def diagnostics(
         return out.reset_index(drop=True)
     rank = {m: i for i, m in enumerate(method_order(out["method"]))}
     out = out.assign(_m=out["method"].map(rank)).sort_values(
-        ["_m", "alpha_true", "beta_true", "cell", "replicate"], kind="stable"
+        ["_m", "alpha_true", "beta_true", "cell", "n_trials", "replicate"], kind="stable"
     )
     out = out.drop(columns="_m").reset_index(drop=True)
-    if np.all(np.isfinite(out["replicate"])):
-        out["replicate"] = out["replicate"].astype("int64")
-    return out
+    return _whole_numbers(out, ["n_trials", "replicate"])
 
 
 # --------------------------------------------------------------------------- run time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -13,6 +14,7 @@ from scipy import stats
 from rlrecover.analysis import (
     coverage_table,
     diagnostics,
+    flag_reasons,
     is_missing,
     recovery_metrics,
     runtime_table,
@@ -28,21 +30,21 @@ N_REP = 10
 N_COVERED = {0.5: 4, 0.9: 9}
 
 
-def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0):
+def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0, trials=(150,)):
     """Synthetic recovery table: estimates = truth + seeded noise, known coverage.
 
     Replicate ``r`` of every cell covers the truth at level ``L`` iff
     ``r < N_COVERED[L]``. The last ``n_failed`` replicates of the first cell of
-    each method are failed fits.
+    each method (at the first number of trials) are failed fits.
     """
     rng = np.random.default_rng(seed)
     rows = []
     for method in methods:
         for i, a in enumerate(ALPHAS):
             for j, b in enumerate(BETAS):
-                for r in range(N_REP):
-                    row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, 150)
-                    if i == 0 and j == 0 and r >= N_REP - n_failed:
+                for r, n_trials in itertools.product(range(N_REP), trials):
+                    row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, n_trials)
+                    if i == 0 and j == 0 and n_trials == trials[0] and r >= N_REP - n_failed:
                         row.update(status="failed", error="boom: sampler crashed", seconds=0.5)
                         rows.append(row)
                         continue
@@ -88,10 +90,12 @@ def test_metrics_layout_and_correlations():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m = recovery_metrics(rec)
+    # n_trials joined the grouping keys and the log-scale columns came at the end
     assert list(m.columns) == [
-        "method", "parameter", "cell", "alpha_true", "beta_true",
-        "n", "bias", "rmse", "pearson_r", "spearman_r",
+        "method", "parameter", "n_trials", "cell", "alpha_true", "beta_true",
+        "n", "bias", "rmse", "pearson_r", "spearman_r", "log_bias", "ratio", "log_rmse",
     ]  # fmt: skip
+    assert m.n_trials.dtype == np.int64 and (m.n_trials == 150).all()
     n_cells = len(ALPHAS) * len(BETAS)
     assert len(m) == 2 * 2 * (1 + n_cells)
     assert list(m.method.unique()) == ["mle", "pymc_bernoulli"]
@@ -264,3 +268,84 @@ def test_runtime_table():
     assert row.mean_seconds == pytest.approx(secs.mean())
     assert row.median_seconds == pytest.approx(secs.median())
     assert row.max_seconds == pytest.approx(secs.max())
+
+
+def test_log_metrics_hand_computed():
+    rows = []
+    for r, factor in enumerate([2.0, 0.5, 1.0, 4.0]):
+        row = empty_row(LEVELS, "pymc_potential", {"alpha": 0.5, "beta": 3.0}, r, 100)
+        row.update(alpha_est=0.5, beta_est=3.0 * factor)
+        rows.append(row)
+    m = recovery_metrics(pd.DataFrame(rows, columns=summary_columns(LEVELS)))
+    b = m[(m.parameter == "beta") & (m.cell == "all")].iloc[0]
+    # log(est/true) = ln2 * [1, -1, 0, 2]
+    ln2 = math.log(2.0)
+    assert b.log_bias == pytest.approx(ln2 * 2 / 4)
+    assert b.ratio == pytest.approx(2.0**0.5)
+    assert b.log_rmse == pytest.approx(ln2 * math.sqrt(6 / 4))
+    a = m[m.parameter == "alpha"]
+    assert a.log_bias.isna().all() and a.ratio.isna().all() and a.log_rmse.isna().all()
+
+
+def test_log_metrics_nan_for_non_positive_estimate():
+    rows = []
+    for r, est in enumerate([0.0, 2.0, 4.0]):
+        row = empty_row(LEVELS, "mle", {"alpha": 0.5, "beta": 2.0}, r, 100)
+        row.update(alpha_est=0.5, beta_est=est)
+        rows.append(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = recovery_metrics(pd.DataFrame(rows, columns=summary_columns(LEVELS)))
+    b = m[(m.parameter == "beta") & (m.cell == "all")].iloc[0]
+    assert b.n == 3 and b.bias == pytest.approx(0.0)
+    assert math.isnan(b.log_bias) and math.isnan(b.log_rmse)
+
+
+def test_metrics_per_n_trials():
+    rec = make_recovery(trials=(50, 400), n_failed=2)
+    m = recovery_metrics(rec)
+    n_cells = len(ALPHAS) * len(BETAS)
+    assert len(m) == 2 * 2 * 2 * (1 + n_cells)
+    assert m.n_trials.dtype == np.int64
+    # grouping order: method, parameter, n_trials ascending, pooled row first
+    first = m[(m.method == "mle") & (m.parameter == "alpha")]
+    assert first.n_trials.tolist() == [50] * (1 + n_cells) + [400] * (1 + n_cells)
+    assert first.cell.iloc[0] == "all" and first.cell.iloc[1 + n_cells] == "all"
+    for n_trials, n_ok in ((50, 4 * N_REP - 2), (400, 4 * N_REP)):
+        sub = rec[(rec.method == "pymc_bernoulli") & (rec.n_trials == n_trials)]
+        sub = sub[sub.status == "ok"]
+        row = m[
+            (m.method == "pymc_bernoulli")
+            & (m.parameter == "beta")
+            & (m.n_trials == n_trials)
+            & (m.cell == "all")
+        ].iloc[0]
+        assert row.n == n_ok
+        err = sub.beta_est - sub.beta_true
+        log_err = np.log(sub.beta_est / sub.beta_true)
+        assert row.bias == pytest.approx(err.mean())
+        assert row.rmse == pytest.approx(math.sqrt((err**2).mean()))
+        assert row.log_bias == pytest.approx(log_err.mean())
+        assert row.log_rmse == pytest.approx(math.sqrt((log_err**2).mean()))
+        assert row.pearson_r == pytest.approx(
+            stats.pearsonr(sub.beta_true, sub.beta_est).statistic
+        )
+    cell = m[(m.method == "mle") & (m.parameter == "alpha") & (m.cell == "alpha~0.2/beta~2")]
+    assert cell.n.tolist() == [N_REP - 2, N_REP]
+
+
+def test_metrics_without_n_trials_column():
+    rec = make_recovery().drop(columns="n_trials")
+    m = recovery_metrics(rec)
+    assert m.n_trials.isna().all()
+    assert len(m) == 2 * 2 * (1 + len(ALPHAS) * len(BETAS))
+    d = diagnostics(make_recovery(n_failed=1).drop(columns="n_trials"))
+    assert len(d) == 2 and d.n_trials.isna().all()
+
+
+def test_diagnostics_name_the_number_of_trials():
+    rec = make_recovery(trials=(50, 400), n_failed=1)
+    d = diagnostics(rec)
+    assert d.n_trials.tolist() == [50, 50] and d.n_trials.dtype == np.int64
+    reasons = flag_reasons(rec)
+    assert len(reasons) == len(rec) and sum(bool(r) for r in reasons) == 2
