@@ -48,6 +48,7 @@ __all__ = [
     "grid_map_table",
     "is_missing",
     "method_order",
+    "n_trials_values",
     "recovery_metrics",
     "runtime_table",
     "tradeoff_table",
@@ -267,6 +268,23 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 
 
 # --------------------------------------------------------------------------- metrics
+
+
+def n_trials_values(recovery: pd.DataFrame) -> list[float]:
+    """Distinct numbers of trials of a table, ascending.
+
+    Parameters
+    ----------
+    recovery : pandas.DataFrame
+        A table with an ``n_trials`` column (any table of this module).
+
+    Returns
+    -------
+    list of float
+        The distinct finite values, then NaN if some row has none (or the column is
+        missing); ``[nan]`` for a table without numbers of trials.
+    """
+    return _trial_values(recovery)
 
 
 def _trial_values(df: pd.DataFrame) -> list[float]:
