@@ -9,8 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlrecover.analysis import coverage_table
-from rlrecover.plots import plot_coverage, plot_recovery
+from rlrecover.analysis import coverage_table, design_table, tradeoff_table
+from rlrecover.plots import (
+    MAP_METRICS,
+    plot_coverage,
+    plot_design,
+    plot_grid_map,
+    plot_recovery,
+    plot_tradeoff,
+)
 from rlrecover.summary import empty_row, interval_columns, summary_columns
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -121,3 +128,44 @@ def test_plot_recovery_empty_and_without_n_trials(tmp_path):
     rec.to_csv(path, sep="\t", index=False)
     back = pd.read_csv(path, sep="\t")
     assert _is_png(plot_recovery(back, "beta", tmp_path / "back.png"))
+
+
+@pytest.mark.parametrize("metric", [*MAP_METRICS, "coverage50"])
+def test_plot_grid_map_writes_png(tmp_path, metric):
+    rec = _failed_method(make_recovery(trials=(50, 400)))
+    out = plot_grid_map(rec, metric, tmp_path / f"{metric}.png")
+    assert _is_png(out)
+
+
+def test_plot_grid_map_options_and_edge_cases(tmp_path):
+    rec = make_recovery()
+    assert _is_png(plot_grid_map(rec, "bias", tmp_path / "nat.png", log_scale=False))
+    assert _is_png(plot_grid_map(rec, "rmse", tmp_path / "nat_rmse.png", log_scale=False))
+    assert _is_png(plot_grid_map(rec, "rmse", tmp_path / "beta.png", params=["beta"]))
+    assert _is_png(plot_grid_map(rec.iloc[:0], "bias", tmp_path / "empty.png"))
+    one_cell = rec[rec.cell == "alpha~0.7/beta~4"].drop(columns="n_trials")
+    assert _is_png(plot_grid_map(one_cell, "coverage80", tmp_path / "one.png"))
+    # a table without interval columns at that level: grey tiles, no crash
+    assert _is_png(plot_grid_map(rec, "coverage90", tmp_path / "no_intervals.png"))
+    with pytest.raises(ValueError, match="metric"):
+        plot_grid_map(rec, "mae", tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="gamma"):
+        plot_grid_map(rec, "bias", tmp_path / "bad.png", params=["gamma"])
+
+
+def test_plot_tradeoff_writes_png(tmp_path):
+    rec = _failed_method(make_recovery(trials=(50, 400)))
+    assert _is_png(plot_tradeoff(tradeoff_table(rec), tmp_path / "tradeoff.png"))
+    rec["ab_corr"] = -0.4
+    assert _is_png(plot_tradeoff(tradeoff_table(rec), tmp_path / "with_ab.png"))
+    empty = tradeoff_table(rec.iloc[:0])
+    assert empty.empty
+    assert _is_png(plot_tradeoff(empty, tmp_path / "empty.png"))
+
+
+def test_plot_design_writes_png(tmp_path):
+    rec = _failed_method(make_recovery(trials=(50, 150, 400)))
+    assert _is_png(plot_design(design_table(rec), tmp_path / "design.png"))
+    one = design_table(make_recovery(), rmse_targets={"beta": ("absolute", 2.0)})
+    assert _is_png(plot_design(one, tmp_path / "one_length.png"))
+    assert _is_png(plot_design(design_table(rec.iloc[:0]), tmp_path / "empty.png"))
