@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -12,10 +13,15 @@ from scipy import stats
 
 from rlrecover.analysis import (
     coverage_table,
+    design_cells_table,
+    design_table,
     diagnostics,
+    flag_reasons,
+    grid_map_table,
     is_missing,
     recovery_metrics,
     runtime_table,
+    tradeoff_table,
     wilson_interval,
 )
 from rlrecover.summary import empty_row, interval_columns, summary_columns
@@ -28,21 +34,21 @@ N_REP = 10
 N_COVERED = {0.5: 4, 0.9: 9}
 
 
-def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0):
+def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0, trials=(150,)):
     """Synthetic recovery table: estimates = truth + seeded noise, known coverage.
 
     Replicate ``r`` of every cell covers the truth at level ``L`` iff
     ``r < N_COVERED[L]``. The last ``n_failed`` replicates of the first cell of
-    each method are failed fits.
+    each method (at the first number of trials) are failed fits.
     """
     rng = np.random.default_rng(seed)
     rows = []
     for method in methods:
         for i, a in enumerate(ALPHAS):
             for j, b in enumerate(BETAS):
-                for r in range(N_REP):
-                    row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, 150)
-                    if i == 0 and j == 0 and r >= N_REP - n_failed:
+                for r, n_trials in itertools.product(range(N_REP), trials):
+                    row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, n_trials)
+                    if i == 0 and j == 0 and n_trials == trials[0] and r >= N_REP - n_failed:
                         row.update(status="failed", error="boom: sampler crashed", seconds=0.5)
                         rows.append(row)
                         continue
@@ -88,10 +94,12 @@ def test_metrics_layout_and_correlations():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m = recovery_metrics(rec)
+    # n_trials joined the grouping keys and the log-scale columns came at the end
     assert list(m.columns) == [
-        "method", "parameter", "cell", "alpha_true", "beta_true",
-        "n", "bias", "rmse", "pearson_r", "spearman_r",
+        "method", "parameter", "n_trials", "cell", "alpha_true", "beta_true",
+        "n", "bias", "rmse", "pearson_r", "spearman_r", "log_bias", "ratio", "log_rmse",
     ]  # fmt: skip
+    assert m.n_trials.dtype == np.int64 and (m.n_trials == 150).all()
     n_cells = len(ALPHAS) * len(BETAS)
     assert len(m) == 2 * 2 * (1 + n_cells)
     assert list(m.method.unique()) == ["mle", "pymc_bernoulli"]
@@ -264,3 +272,293 @@ def test_runtime_table():
     assert row.mean_seconds == pytest.approx(secs.mean())
     assert row.median_seconds == pytest.approx(secs.median())
     assert row.max_seconds == pytest.approx(secs.max())
+
+
+def test_log_metrics_hand_computed():
+    rows = []
+    for r, factor in enumerate([2.0, 0.5, 1.0, 4.0]):
+        row = empty_row(LEVELS, "pymc_potential", {"alpha": 0.5, "beta": 3.0}, r, 100)
+        row.update(alpha_est=0.5, beta_est=3.0 * factor)
+        rows.append(row)
+    m = recovery_metrics(pd.DataFrame(rows, columns=summary_columns(LEVELS)))
+    b = m[(m.parameter == "beta") & (m.cell == "all")].iloc[0]
+    # log(est/true) = ln2 * [1, -1, 0, 2]
+    ln2 = math.log(2.0)
+    assert b.log_bias == pytest.approx(ln2 * 2 / 4)
+    assert b.ratio == pytest.approx(2.0**0.5)
+    assert b.log_rmse == pytest.approx(ln2 * math.sqrt(6 / 4))
+    a = m[m.parameter == "alpha"]
+    assert a.log_bias.isna().all() and a.ratio.isna().all() and a.log_rmse.isna().all()
+
+
+def test_log_metrics_nan_for_non_positive_estimate():
+    rows = []
+    for r, est in enumerate([0.0, 2.0, 4.0]):
+        row = empty_row(LEVELS, "mle", {"alpha": 0.5, "beta": 2.0}, r, 100)
+        row.update(alpha_est=0.5, beta_est=est)
+        rows.append(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = recovery_metrics(pd.DataFrame(rows, columns=summary_columns(LEVELS)))
+    b = m[(m.parameter == "beta") & (m.cell == "all")].iloc[0]
+    assert b.n == 3 and b.bias == pytest.approx(0.0)
+    assert math.isnan(b.log_bias) and math.isnan(b.log_rmse)
+
+
+def test_metrics_per_n_trials():
+    rec = make_recovery(trials=(50, 400), n_failed=2)
+    m = recovery_metrics(rec)
+    n_cells = len(ALPHAS) * len(BETAS)
+    assert len(m) == 2 * 2 * 2 * (1 + n_cells)
+    assert m.n_trials.dtype == np.int64
+    # grouping order: method, parameter, n_trials ascending, pooled row first
+    first = m[(m.method == "mle") & (m.parameter == "alpha")]
+    assert first.n_trials.tolist() == [50] * (1 + n_cells) + [400] * (1 + n_cells)
+    assert first.cell.iloc[0] == "all" and first.cell.iloc[1 + n_cells] == "all"
+    for n_trials, n_ok in ((50, 4 * N_REP - 2), (400, 4 * N_REP)):
+        sub = rec[(rec.method == "pymc_bernoulli") & (rec.n_trials == n_trials)]
+        sub = sub[sub.status == "ok"]
+        row = m[
+            (m.method == "pymc_bernoulli")
+            & (m.parameter == "beta")
+            & (m.n_trials == n_trials)
+            & (m.cell == "all")
+        ].iloc[0]
+        assert row.n == n_ok
+        err = sub.beta_est - sub.beta_true
+        log_err = np.log(sub.beta_est / sub.beta_true)
+        assert row.bias == pytest.approx(err.mean())
+        assert row.rmse == pytest.approx(math.sqrt((err**2).mean()))
+        assert row.log_bias == pytest.approx(log_err.mean())
+        assert row.log_rmse == pytest.approx(math.sqrt((log_err**2).mean()))
+        assert row.pearson_r == pytest.approx(
+            stats.pearsonr(sub.beta_true, sub.beta_est).statistic
+        )
+    cell = m[(m.method == "mle") & (m.parameter == "alpha") & (m.cell == "alpha~0.2/beta~2")]
+    assert cell.n.tolist() == [N_REP - 2, N_REP]
+
+
+def test_metrics_without_n_trials_column():
+    rec = make_recovery().drop(columns="n_trials")
+    m = recovery_metrics(rec)
+    assert m.n_trials.isna().all()
+    assert len(m) == 2 * 2 * (1 + len(ALPHAS) * len(BETAS))
+    d = diagnostics(make_recovery(n_failed=1).drop(columns="n_trials"))
+    assert len(d) == 2 and d.n_trials.isna().all()
+
+
+def test_diagnostics_name_the_number_of_trials():
+    rec = make_recovery(trials=(50, 400), n_failed=1)
+    d = diagnostics(rec)
+    assert d.n_trials.tolist() == [50, 50] and d.n_trials.dtype == np.int64
+    reasons = flag_reasons(rec)
+    assert len(reasons) == len(rec) and sum(bool(r) for r in reasons) == 2
+
+
+# ------------------------------------------------------------- maps, trade-offs, design
+
+C1, C2 = (0.2, 2.0), (0.6, 8.0)
+# (alpha errors, beta factors est/true) of replicates 0..3
+BAD = ([0.2, -0.2, 0.1, -0.1], [0.5, 2.0, 2**-0.5, 2**0.5])  # log beta linear in alpha
+GOOD = ([0.05, -0.05, 0.05, -0.05], [1.1, 0.9, 1.1, 0.9])
+WORSE = ([0.3, -0.3, 0.3, -0.3], [1.1, 0.9, 1.1, 0.9])
+PLAN = {
+    ("mle", 50): {C1: BAD, C2: BAD},
+    ("mle", 400): {C1: GOOD, C2: GOOD},
+    ("pymc_potential", 50): {C1: GOOD, C2: GOOD},
+    ("pymc_potential", 400): {C1: GOOD, C2: WORSE},
+}
+
+
+def make_plan_table(ab_corr=True):
+    """Two methods, two cells, two lengths, 4 replicates, hand-chosen estimates.
+
+    Replicates 0-2 have a 90% interval holding the truth, replicate 3 one missing it;
+    the MLE at 400 trials in C2 reports no interval for replicate 0. Flagged: MLE at 50
+    trials in C1 (replicate 0 at a bound, a fifth replicate failed) and PyMC at 400
+    trials in C2 (replicate 1 with divergences).
+    """
+    rows = []
+    for (method, n_trials), cells in PLAN.items():
+        for (a, b), (errs, factors) in cells.items():
+            for r in range(4):
+                row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, n_trials)
+                row.update(alpha_est=a + errs[r], beta_est=b * factors[r])
+                for p, t in (("alpha", a), ("beta", b)):
+                    lo, hi = interval_columns(p, 0.9)
+                    row[lo], row[hi] = (t - 0.01, t + 0.01) if r < 3 else (t + 1, t + 2)
+                if method == "mle":
+                    row.update(converged=True, at_bound=False)
+                    if n_trials == 400 and (a, b) == C2 and r == 0:
+                        row.update({c: math.nan for c in interval_columns("alpha", 0.9)})
+                        row.update({c: math.nan for c in interval_columns("beta", 0.9)})
+                    if n_trials == 50 and (a, b) == C1 and r == 0:
+                        row["at_bound"] = True
+                else:
+                    row.update(rhat_max=1.0, ess_bulk_min=1000.0, divergences=0.0)
+                    row["ab_corr"] = [0.2, 0.4, math.nan, 0.6][r] if ab_corr else math.nan
+                    if n_trials == 400 and (a, b) == C2 and r == 1:
+                        row["divergences"] = 2.0
+                rows.append(row)
+            if method == "mle" and n_trials == 50 and (a, b) == C1:
+                row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, 4, n_trials)
+                row.update(status="failed", error="boom")
+                rows.append(row)
+    rec = pd.DataFrame(rows, columns=summary_columns(LEVELS))
+    if ab_corr:
+        rec["ab_corr"] = [r.get("ab_corr", math.nan) for r in rows]
+    return rec
+
+
+def _rms(x):
+    return math.sqrt(sum(v * v for v in x) / len(x))
+
+
+def test_grid_map_table_hand_computed():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = grid_map_table(make_plan_table())
+    assert list(g.columns) == [
+        "method", "parameter", "n_trials", "cell", "alpha_true", "beta_true", "n",
+        "bias", "rmse", "log_bias", "log_rmse", "rel_rmse", "coverage90",
+        "n_interval", "n_fits", "n_flagged", "flagged_share",
+    ]  # fmt: skip
+    assert len(g) == 2 * 2 * 2 * 2
+    assert g.n_trials.tolist()[:4] == [50, 50, 400, 400]
+    row = g.set_index(["method", "parameter", "n_trials", "cell"])
+    a = row.loc[("mle", "alpha", 50, "alpha~0.2/beta~2")]
+    assert a.n == 4 and a.n_fits == 5 and a.n_flagged == 2 and a.flagged_share == 0.4
+    assert a.bias == pytest.approx(0.0, abs=1e-12)
+    assert a.rmse == pytest.approx(_rms(BAD[0]))
+    assert math.isnan(a.log_rmse) and math.isnan(a.log_bias)
+    assert a.coverage90 == 0.75 and a.n_interval == 4
+    b = row.loc[("mle", "beta", 50, "alpha~0.6/beta~8")]
+    ln2 = math.log(2)
+    assert b.log_bias == pytest.approx(0.0, abs=1e-12)
+    assert b.log_rmse == pytest.approx(ln2 * _rms([1, -1, 0.5, -0.5]))
+    assert b.rel_rmse == pytest.approx(_rms([f - 1 for f in BAD[1]]))
+    assert b.rmse == pytest.approx(8 * _rms([f - 1 for f in BAD[1]]))
+    assert b.n_flagged == 0 and b.flagged_share == 0.0
+    c = row.loc[("mle", "beta", 400, "alpha~0.6/beta~8")]
+    assert c.n_interval == 3 and c.coverage90 == pytest.approx(2 / 3)
+    d = row.loc[("pymc_potential", "alpha", 400, "alpha~0.6/beta~8")]
+    assert d.flagged_share == 0.25 and d.rmse == pytest.approx(0.3)
+
+
+def test_grid_map_table_without_intervals_or_n_trials():
+    rec = make_plan_table().drop(columns=[*interval_columns("alpha", 0.9)])
+    g = grid_map_table(rec)
+    assert g[g.parameter == "alpha"].coverage90.isna().all()
+    assert (g[g.parameter == "alpha"].n_interval == 0).all()
+    assert g[g.parameter == "beta"].coverage90.notna().all()
+    assert "coverage50" in grid_map_table(rec, level=0.5).columns
+    g1 = grid_map_table(make_recovery().drop(columns="n_trials"))
+    assert g1.n_trials.isna().all() and (g1.n == N_REP).all()
+
+
+def test_tradeoff_table_hand_computed():
+    t = tradeoff_table(make_plan_table())
+    assert list(t.columns) == [
+        "method", "n_trials", "cell", "alpha_true", "beta_true", "n",
+        "est_corr", "est_spearman", "n_ab_corr", "ab_corr_mean",
+    ]  # fmt: skip
+    assert len(t) == 2 * 2 * 2
+    row = t.set_index(["method", "n_trials", "cell"])
+    # BAD: log(beta_est) = log(2) - log(2) * err / 0.2, a falling line in alpha_est
+    bad = row.loc[("mle", 50, "alpha~0.2/beta~2")]
+    assert bad.n == 4 and bad.est_corr == pytest.approx(-1.0) and bad.est_spearman == -1.0
+    # GOOD: alpha high <-> beta high, two values each
+    good = row.loc[("mle", 400, "alpha~0.2/beta~2")]
+    assert good.est_corr == pytest.approx(1.0)
+    assert row.loc[("mle", 400, "alpha~0.2/beta~2")].n_ab_corr == 0
+    assert math.isnan(row.loc[("mle", 400, "alpha~0.2/beta~2")].ab_corr_mean)
+    pm = row.loc[("pymc_potential", 50, "alpha~0.6/beta~8")]
+    assert pm.n_ab_corr == 3 and pm.ab_corr_mean == pytest.approx(0.4)
+    t2 = tradeoff_table(make_plan_table(ab_corr=False))
+    assert t2.ab_corr_mean.isna().all() and (t2.n_ab_corr == 0).all()
+    assert t2.est_corr.tolist() == pytest.approx(t.est_corr.tolist())
+
+
+def test_design_table_hand_computed():
+    rec = make_plan_table()
+    d = design_table(rec, min_corr=0.8)
+    assert list(d.columns) == [
+        "method", "parameter", "n_trials", "n", "rmse", "rel_rmse", "log_rmse", "truth_corr",
+        "corr_scale", "coverage90", "flagged_share", "target_kind", "target",
+        "target_error", "meets_target", "min_trials_for_target", "min_corr",
+        "meets_corr", "min_trials_for_corr",
+    ]  # fmt: skip
+    assert len(d) == 2 * 2 * 2
+    row = d.set_index(["method", "parameter", "n_trials"])
+    a50 = row.loc[("mle", "alpha", 50)]
+    assert a50.n == 8 and a50.rmse == pytest.approx(_rms(BAD[0]))
+    assert a50.target_kind == "absolute" and a50.target == 0.1
+    assert a50.target_error == a50.rmse and not a50.meets_target
+    assert a50.flagged_share == pytest.approx(2 / 9)
+    assert a50.coverage90 == 0.75 and a50.corr_scale == "linear"
+    ok = rec[(rec.method == "mle") & (rec.n_trials == 50) & (rec.status == "ok")]
+    assert a50.truth_corr == pytest.approx(np.corrcoef(ok.alpha_true, ok.alpha_est)[0, 1])
+    b50 = row.loc[("mle", "beta", 50)]
+    assert b50.corr_scale == "log" and b50.target_kind == "relative"
+    assert b50.truth_corr == pytest.approx(
+        np.corrcoef(np.log(ok.beta_true), np.log(ok.beta_est))[0, 1]
+    )
+    assert b50.target_error == pytest.approx(_rms([f - 1 for f in BAD[1]]))
+    assert b50.log_rmse == pytest.approx(math.log(2) * _rms([1, -1, 0.5, -0.5]))
+    # C1: 3 of 4 intervals cover; C2: replicate 0 has none, 2 of the other 3 cover
+    assert row.loc[("mle", "alpha", 400)].coverage90 == pytest.approx(5 / 7)
+    # targets: MLE reaches both at 400 trials
+    for p in ("alpha", "beta"):
+        assert row.loc[("mle", p, 400)].meets_target
+        assert row.loc[("mle", p, 50)].min_trials_for_target == 400
+    # PyMC alpha meets at 50 but not at 400 (C2 gets worse): no length is enough
+    pa = d[(d.method == "pymc_potential") & (d.parameter == "alpha")]
+    assert pa.meets_target.tolist() == [True, False]
+    assert pa.min_trials_for_target.isna().all()
+    assert d.min_trials_for_target.dtype == "Int64"
+    pb = d[(d.method == "pymc_potential") & (d.parameter == "beta")]
+    assert (pb.min_trials_for_target == 50).all()
+    assert row.loc[("pymc_potential", "alpha", 400)].flagged_share == pytest.approx(1 / 8)
+    # correlation criterion, with min_corr between the two lengths' values
+    corr = d[(d.method == "mle") & (d.parameter == "alpha")].truth_corr.tolist()
+    assert corr[0] < corr[1]
+    mid = design_table(rec, min_corr=(corr[0] + corr[1]) / 2)
+    sel = mid[(mid.method == "mle") & (mid.parameter == "alpha")]
+    assert sel.meets_corr.tolist() == [False, True] and (sel.min_trials_for_corr == 400).all()
+    low = design_table(rec, min_corr=-1.0)
+    assert (low.min_trials_for_corr == 50).all()
+    high = design_table(rec, min_corr=1.01)
+    assert high.min_trials_for_corr.isna().all()
+
+
+def test_design_table_targets_validated_and_optional():
+    rec = make_plan_table()
+    d = design_table(rec, rmse_targets={"beta": ("absolute", 1.0)})
+    a = d[d.parameter == "alpha"]
+    assert (a.target_kind == "").all() and a.target.isna().all()
+    assert not a.meets_target.any() and a.min_trials_for_target.isna().all()
+    b = d[d.parameter == "beta"]
+    assert (b.target_error == b.rmse).all()
+    with pytest.raises(ValueError, match="gamma"):
+        design_table(rec, rmse_targets={"gamma": ("absolute", 1.0)})
+    with pytest.raises(ValueError, match="kind"):
+        design_table(rec, rmse_targets={"alpha": ("percent", 1.0)})
+
+
+def test_design_cells_table_hand_computed():
+    c = design_cells_table(make_plan_table())
+    assert list(c.columns) == [
+        "method", "parameter", "cell", "alpha_true", "beta_true", "target_kind",
+        "target", "n_trials_max", "rmse_at_max", "min_trials",
+    ]  # fmt: skip
+    row = c.set_index(["method", "parameter", "cell"])
+    assert row.loc[("mle", "alpha", "alpha~0.2/beta~2")].min_trials == 400
+    b = row.loc[("mle", "beta", "alpha~0.6/beta~8")]
+    assert b.target == pytest.approx(2.0)  # 25% of the true beta 8
+    assert b.rmse_at_max == pytest.approx(8 * 0.1) and b.min_trials == 400
+    assert row.loc[("pymc_potential", "alpha", "alpha~0.2/beta~2")].min_trials == 50
+    worse = row.loc[("pymc_potential", "alpha", "alpha~0.6/beta~8")]
+    assert pd.isna(worse.min_trials) and worse.rmse_at_max == pytest.approx(0.3)
+    assert worse.n_trials_max == 400
+    only_beta = design_cells_table(make_plan_table(), {"beta": ("relative", 0.05)})
+    assert set(only_beta.parameter) == {"beta"} and only_beta.min_trials.isna().all()
