@@ -49,11 +49,14 @@ __all__ = [
     "DPI",
     "MAP_METRICS",
     "METHOD_LABELS",
+    "PARAM_COLORS",
     "plot_coverage",
     "plot_design",
+    "plot_exact_check",
     "plot_grid_map",
     "plot_recovery",
     "plot_tradeoff",
+    "save_figure",
 ]
 
 #: Resolution of the saved PNG files.
@@ -66,7 +69,8 @@ METHOD_LABELS = {
 }
 #: Metrics of :func:`plot_grid_map` (``coverage`` takes any level: ``coverage50``, ...).
 MAP_METRICS: tuple[str, ...] = ("bias", "rmse", "coverage90", "flagged")
-_PARAM_COLORS = {"alpha": "tab:blue", "beta": "tab:orange"}
+#: Line colour of each parameter.
+PARAM_COLORS = {"alpha": "tab:blue", "beta": "tab:orange"}
 _SHORT_LABELS = {
     "mle": "MLE",
     "pymc_potential": "PyMC Potential",
@@ -111,8 +115,23 @@ def _empty_figure(text: str) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: str | os.PathLike[str], *, tight: bool = False) -> Path:
-    """Write ``fig`` as PNG; ``tight`` grows the page to legends placed outside the axes."""
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, tight: bool = False) -> Path:
+    """Write ``fig`` as PNG (parent directories are created) and clear it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : path-like
+        Output file.
+    tight : bool, default False
+        Grow the page to legends placed outside the axes.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -269,7 +288,7 @@ def plot_recovery(
         raise ValueError(f"range_level must lie in (0, 1), got {range_level!r}")
     methods = method_order(recovery["method"]) if "method" in recovery else []
     if not methods:
-        return _save(_empty_figure("no fits"), path)
+        return save_figure(_empty_figure("no fits"), path)
     log = param in LOG_PARAMS
     other = next(p for p in PARAMS if p != param)
     trials = n_trials_values(recovery)
@@ -471,7 +490,7 @@ def plot_recovery(
     )
     scale = " (log-log axes)" if log else ""
     fig.suptitle(f"Recovery of {param}{scale}: estimate (MLE / posterior mean) against truth")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- grid maps
@@ -883,7 +902,7 @@ def plot_grid_map(
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown}; known: {PARAMS}")
     if "method" not in recovery or recovery.empty:
-        return _save(_empty_figure("no fits"), path)
+        return save_figure(_empty_figure("no fits"), path)
     table = grid_map_table(recovery, level=level, rhat_max=rhat_max, ess_min=ess_min)
     methods = method_order(table["method"])
     trials = n_trials_values(table)
@@ -904,7 +923,7 @@ def plot_grid_map(
     }
     if len(blocks) > 1:
         fig.suptitle(f"{names[kind]} over the grid of true values", fontsize=12)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- trade-offs
@@ -934,7 +953,7 @@ def plot_tradeoff(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         ``path``.
     """
     if table.empty or "method" not in table:
-        return _save(_empty_figure("no fits"), path)
+        return save_figure(_empty_figure("no fits"), path)
     methods = method_order(table["method"])
     trials = n_trials_values(table)
     grid = _grid_axes_values(table)
@@ -964,7 +983,7 @@ def plot_tradeoff(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     fig = Figure(figsize=(3.5 * len(methods) + 1.2, 3.1 * len(trials) + 0.9), layout="constrained")
     FigureCanvasAgg(fig)
     _draw_blocks(fig, [block], methods, trials, grid, "n")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- design
@@ -1008,7 +1027,7 @@ def plot_design(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         ``path``.
     """
     if table.empty or "parameter" not in table:
-        return _save(_empty_figure("no fits"), path)
+        return save_figure(_empty_figure("no fits"), path)
     params = [p for p in PARAMS if p in set(table["parameter"].astype(str))]
     methods = method_order(table["method"])
     fig, axes = _grid_figure(2, len(params), (5.0, 4.4), (0.3, 0.6))
@@ -1083,7 +1102,7 @@ def plot_design(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         "(legend: the criterion holds from that length on, at every longer one studied)",
         fontsize=11,
     )
-    return _save(fig, path, tight=True)
+    return save_figure(fig, path, tight=True)
 
 
 def plot_coverage(
@@ -1119,7 +1138,7 @@ def plot_coverage(
     if not methods:
         axes[0].text(0.5, 0.5, "no coverage data", ha="center", va="center")
         axes[0].set_axis_off()
-        return _save(fig, path)
+        return save_figure(fig, path)
     for ax, method in zip(axes, methods, strict=True):
         ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="nominal = empirical")
         drawn = False
@@ -1136,7 +1155,7 @@ def plot_coverage(
                 continue
             drawn = True
             n_max = max(n_max, int(pd.to_numeric(d["n"], errors="coerce").max()))
-            color = _PARAM_COLORS.get(param)
+            color = PARAM_COLORS.get(param)
             band = ok & np.isfinite(lo) & np.isfinite(hi)
             ax.fill_between(lev[band], lo[band], hi[band], color=color, alpha=0.2, lw=0)
             ax.plot(lev[ok], cov[ok], marker="o", color=color, label=param)
@@ -1153,4 +1172,80 @@ def plot_coverage(
     axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("Coverage of central intervals, all cells pooled")
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def plot_exact_check(
+    exact: pd.DataFrame, path: str | os.PathLike[str], *, z_limit: float = 4.0
+) -> Path:
+    """Histogram of z = (MCMC mean - exact mean) / MCSE against the standard normal.
+
+    One panel per parameter, one outline histogram per method. If the sampler works
+    and its MCSE is right, z follows the standard normal; the dashed lines mark
+    ``+-z_limit``, and fits beyond them are counted in the title.
+
+    Parameters
+    ----------
+    exact : pandas.DataFrame
+        The exact-check table (``method, parameter, z, ...``); may be empty.
+    path : path-like
+        Output PNG file.
+    z_limit : float, default 4
+        |z| beyond which a fit disagrees with the exact posterior.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    from scipy.stats import norm
+
+    z_all = pd.to_numeric(exact.get("z", pd.Series(dtype=float)), errors="coerce")
+    if exact.empty or not np.isfinite(z_all).any():
+        return save_figure(_empty_figure("no fit was checked against the exact posterior"), path)
+    params = [p for p in PARAMS if (exact["parameter"] == p).any()]
+    fig, axes = _new_figure(len(params), height=3.8)
+    methods = method_order(exact["method"])
+    for ax, param in zip(axes, params, strict=True):
+        sel = exact[exact["parameter"] == param]
+        z = pd.to_numeric(sel["z"], errors="coerce").to_numpy(dtype=float)
+        z = z[np.isfinite(z)]
+        hi = max(4.5, float(np.max(np.abs(z))) + 0.5) if z.size else 4.5
+        bins = np.linspace(-hi, hi, 37)
+        width = bins[1] - bins[0]
+        for method in methods:
+            mz = pd.to_numeric(sel.loc[sel["method"] == method, "z"], errors="coerce")
+            mz = mz[np.isfinite(mz)].to_numpy(dtype=float)
+            if mz.size:
+                color, _, _ = _method_style(method, methods)
+                ax.hist(
+                    mz,
+                    bins=bins,
+                    histtype="step",
+                    lw=1.6,
+                    color=color,
+                    label=f"{_method_label(method)} (n = {mz.size})",
+                )
+        n_method = max(int((sel["method"] == m).sum()) for m in methods)
+        grid = np.linspace(-hi, hi, 400)
+        ax.plot(
+            grid,
+            norm.pdf(grid) * n_method * width,
+            color="0.3",
+            lw=1,
+            label="standard normal, expected",
+        )
+        for x in (-z_limit, z_limit):
+            ax.axvline(x, color="0.5", ls="--", lw=0.8)
+        n_out = int((np.abs(z) > z_limit).sum())
+        ax.set_title(
+            f"{param}: {z.size} checked fits, {n_out} with |z| > {z_limit:g}\n"
+            f"mean {np.mean(z):.2f}, sd {np.std(z, ddof=1) if z.size > 1 else float('nan'):.2f}",
+            fontsize=10,
+        )
+        ax.set_xlabel("z = (MCMC mean - exact mean) / MCSE")
+        ax.grid(True, color="0.92", lw=0.6)
+    axes[0].set_ylabel("fits")
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle("Every checked PyMC fit against the exact posterior")
+    return save_figure(fig, path)

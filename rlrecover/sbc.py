@@ -46,7 +46,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from rlrecover.analysis import method_order, wilson_interval
-from rlrecover.plots import _PARAM_COLORS, METHOD_LABELS, _save
+from rlrecover.plots import METHOD_LABELS, PARAM_COLORS, save_figure
 from rlrecover.summary import PARAMS, level_label
 
 __all__ = [
@@ -547,7 +547,7 @@ def plot_sbc_ranks(recovery: pd.DataFrame, path: str | os.PathLike[str], bins: i
     values, methods, fig, axes = _sbc_panels(recovery)
     if not methods:
         _no_data(axes[0, 0], "no fits")
-        return _save(fig, path)
+        return save_figure(fig, path)
     edges = np.linspace(0.0, 1.0, bins + 1)
     for i, method in enumerate(methods):
         for j, param in enumerate(PARAMS):
@@ -566,7 +566,7 @@ def plot_sbc_ranks(recovery: pd.DataFrame, path: str | os.PathLike[str], bins: i
                 counts,
                 width=np.diff(edges),
                 align="edge",
-                color=_PARAM_COLORS.get(param, "tab:gray"),
+                color=PARAM_COLORS.get(param, "tab:gray"),
                 edgecolor="white",
                 lw=0.6,
                 label="datasets",
@@ -593,7 +593,7 @@ def plot_sbc_ranks(recovery: pd.DataFrame, path: str | os.PathLike[str], bins: i
         "some bar outside it by chance). U shape: posteriors too narrow (overconfident); "
         "hump: too wide; slope: biased.",
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sbc_ecdf(
@@ -629,7 +629,7 @@ def plot_sbc_ecdf(
     values, methods, fig, axes = _sbc_panels(recovery)
     if not methods:
         _no_data(axes[0, 0], "no fits")
-        return _save(fig, path)
+        return save_figure(fig, path)
     pct = f"{round(100 * prob, 6):g}%"
     lim = 0.0
     drawn = []
@@ -654,7 +654,7 @@ def plot_sbc_ecdf(
                 grid, lower - grid, upper - grid, color="0.85", lw=0, label=f"{pct} band"
             )
             ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
-            ax.plot(grid, diff, color=_PARAM_COLORS.get(param, "tab:gray"), lw=1.5, label="ECDF")
+            ax.plot(grid, diff, color=PARAM_COLORS.get(param, "tab:gray"), lw=1.5, label="ECDF")
             if not inside.all():
                 ax.plot(
                     grid[~inside],
@@ -684,7 +684,7 @@ def plot_sbc_ecdf(
         "posteriors too narrow (overconfident); rising: too wide;\nbulge above 0: truths "
         "low in their posteriors (estimates too high); bulge below 0: estimates too low.",
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_coverage_curve(
@@ -721,7 +721,7 @@ def plot_coverage_curve(
     axes = fig.subplots(1, n_panels, squeeze=False)[0]
     if not methods:
         _no_data(axes[0], "no coverage data")
-        return _save(fig, path)
+        return save_figure(fig, path)
     for ax, method in zip(axes, methods, strict=True):
         ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="nominal = empirical")
         notes = []
@@ -743,7 +743,7 @@ def plot_coverage_curve(
             if not ok.any():
                 continue
             drawn = True
-            color = _PARAM_COLORS.get(param)
+            color = PARAM_COLORS.get(param)
             band = ok & np.isfinite(lo) & np.isfinite(hi)
             ax.fill_between(lev[band], lo[band], hi[band], color=color, alpha=0.2, lw=0)
             ax.plot(lev[ok], cov[ok], marker="o", ms=3.5, color=color, label=param)
@@ -767,4 +767,4 @@ def plot_coverage_curve(
     axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("Coverage of central intervals at every level, from the CDF at the truth")
-    return _save(fig, path)
+    return save_figure(fig, path)
