@@ -17,6 +17,8 @@ from scipy.integrate import quad
 from scipy.signal import lfilter
 from scipy.special import expit, logsumexp
 
+from rlrecover.bayes import posterior_summary, sample_posteriors
+from rlrecover.config import SamplerSettings
 from rlrecover.exact import (
     ExactPosterior,
     compare_with_mcmc,
@@ -365,3 +367,52 @@ def test_compare_with_mcmc(exact_results):
     assert out["beta_cdf_diff"] == 0.0
     no_cdf = compare_with_mcmc(e, mean, mcse)
     assert np.isnan(no_cdf["alpha_cdf_diff"]) and no_cdf["alpha_z"] == out["alpha_z"]
+
+
+# ------------------------------------------------------------------------------------
+# MCMC against the exact posterior (slow: compiles nutpie's model and runs NUTS)
+# ------------------------------------------------------------------------------------
+
+#: NUTS as the pipeline runs it, with more draws: 4 x 2000 after a short warm-up.
+MCMC_SETTINGS = SamplerSettings("nutpie", chains=4, tune=500, draws=2000, target_accept=0.8)
+MCMC_DATASETS = ["notebook", "beta_small_150", "alpha_near_1_150", "trials_30"]
+#: If the sampler and the exact posterior are both right, each standardised difference
+#: below is about N(0, 1), so exceeding 4.5 has probability 6.8e-6. This module makes
+#: 4 datasets x 2 models x 2 parameters x (1 mean + 4 CDF values) = 80 such checks:
+#: a false alarm in at most 5.4e-4 of seed choices (union bound).
+Z_MAX = 4.5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "seed"), [("potential", 11), ("bernoulli", 12)])
+@pytest.mark.parametrize("name", MCMC_DATASETS)
+def test_mcmc_agrees_with_the_exact_posterior(exact_results, notebook_data, name, kind, seed):
+    actions, rewards, truth = dataset(name, notebook_data)
+    e = exact_results[name]
+    (fit,) = sample_posteriors(kind, [(name, actions, rewards, seed)], MCMC_SETTINGS, PRIORS)
+    assert not fit.error, fit.error
+    summary = posterior_summary(fit.draws, truth, [])
+    mean = {p: summary[f"{p}_est"] for p in PARAMS}
+    mcse = {p: mcse_mean(fit.draws[p]) for p in PARAMS}
+    diff = compare_with_mcmc(e, mean, mcse, {p: summary[f"{p}_cdf_true"] for p in PARAMS})
+    report = [f"{name} {kind}: divergences {fit.divergences}, ESS bulk {fit.ess_bulk_min:.0f}"]
+    for p in PARAMS:
+        # The exact mean's own error (below refinement * sd) widens the bound a little.
+        z_bound = Z_MAX + e.refinement[f"{p}_mean"] * e.sd[p] / mcse[p]
+        assert abs(diff[f"{p}_z"]) < z_bound, (p, diff, mean, e.mean)
+        report.append(f"{p}_z {diff[p + '_z']:+.2f}")
+        # A CDF estimate is the mean of the indicator draws <= x: its sd is
+        # sqrt(c (1 - c) / ESS), with the ESS of that indicator.
+        draws = fit.draws[p]
+        points = {"truth": truth[p], **{f"q{q}": e.quantile(p, q) for q in (0.1, 0.5, 0.9)}}
+        for label, x in points.items():
+            below = (draws <= x).astype(float)
+            c = e.cdf(p, x)
+            ess = float(az.ess(below, method="mean"))
+            assert math.isfinite(ess), (p, label, c)
+            bound = Z_MAX * math.sqrt(c * (1 - c) / ess) + e.refinement[f"{p}_cdf"]
+            d = float(below.mean()) - c
+            assert abs(d) < bound, (p, label, x, d, bound)
+            report.append(f"{p}_cdf_diff@{label} {d:+.4f} (bound {bound:.4f})")
+        assert diff[f"{p}_cdf_diff"] == pytest.approx(summary[f"{p}_cdf_true"] - e.cdf_true[p])
+    print("\n" + "; ".join(report))
