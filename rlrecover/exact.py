@@ -16,9 +16,11 @@ Method
    peak and its tails decay at least exponentially, so the mass left out is
    negligible; the largest log density on the final box's edge (relative to the
    peak) is reported.
-2. **Grid.** A uniform grid on that box, with spacing a third (``points_per_sd``) of
-   the conditional posterior sd along each axis at the mode (estimated on the coarse
-   grid), at least 65 nodes per axis. The
+2. **Grid.** A uniform grid on that box, at least 65 nodes per axis, with
+   ``points_per_sd`` (2.5) nodes per conditional posterior sd at the mode along each
+   axis; the sds come from the curvature of the log density at the mode (found by
+   Newton's method from the coarse grid's peak), which sees peaks narrower than the
+   coarse grid's spacing. The
    rectangle rule on a uniform grid converges exponentially fast for a smooth
    integrand that vanishes at the edges, so means and sds are accurate far beyond
    what the grid's spacing suggests.
@@ -359,6 +361,40 @@ def _conditional_sds(us: np.ndarray, vs: np.ndarray, g: np.ndarray) -> tuple[flo
     return out[0], out[1]
 
 
+def _mode_widths(logpost, us: np.ndarray, vs: np.ndarray, g: np.ndarray, max_iter: int = 20):
+    """Conditional sds of u and v at the posterior mode, from its curvature.
+
+    Newton's method from the coarse grid's peak, with the gradient and Hessian of the
+    log density by central differences on a 3 x 3 stencil. The coarse grid can only
+    say that a peak is narrower than its spacing; the curvature says how much.
+    Returns ``(sd_u, sd_v, evaluations)``; the sds are None where the curvature is not
+    that of a maximum (then the coarse estimate stands).
+    """
+    i, j = np.unravel_index(np.argmax(g), g.shape)
+    u, v = float(us[i]), float(vs[j])
+    hu, hv = us[1] - us[0], vs[1] - vs[0]
+    du, dv = hu / 4, hv / 4
+    evaluations = 0
+    for _ in range(max_iter):
+        s = logpost(np.array([u - du, u, u + du]), np.array([v - dv, v, v + dv]))
+        evaluations += 9
+        grad = np.array([(s[2, 1] - s[0, 1]) / (2 * du), (s[1, 2] - s[1, 0]) / (2 * dv)])
+        huu = (s[2, 1] - 2 * s[1, 1] + s[0, 1]) / du**2
+        hvv = (s[1, 2] - 2 * s[1, 1] + s[1, 0]) / dv**2
+        huv = (s[2, 2] - s[2, 0] - s[0, 2] + s[0, 0]) / (4 * du * dv)
+        if not (huu < 0 and hvv < 0 and huu * hvv > huv**2):
+            return None, None, evaluations
+        step = -np.linalg.solve([[huu, huv], [huv, hvv]], grad)
+        sd_u, sd_v = 1 / math.sqrt(-huu), 1 / math.sqrt(-hvv)
+        # At most a coarse cell per step; differences over a quarter of the width.
+        u += float(np.clip(step[0], -hu, hu))
+        v += float(np.clip(step[1], -hv, hv))
+        du, dv = sd_u / 4, sd_v / 4
+        if abs(step[0]) < 1e-3 * sd_u and abs(step[1]) < 1e-3 * sd_v:
+            break
+    return sd_u, sd_v, evaluations
+
+
 def _odd_nodes(intervals: float, down: bool = False) -> int:
     """An odd number of nodes, at least ``_N_MIN``, for about ``intervals`` intervals.
 
@@ -425,7 +461,7 @@ def exact_posterior(
     *,
     tol: float = 1e-3,
     cut: float = 30.0,
-    points_per_sd: float = 3.0,
+    points_per_sd: float = 2.5,
     n_coarse: int = 64,
     max_points: int = 1_000_000,
 ) -> ExactPosterior:
@@ -446,9 +482,10 @@ def exact_posterior(
         its spacing (mean and sd in units of the sd, CDF absolute).
     cut : float, default 30
         The box holds every point whose log density is within ``cut`` of the peak.
-    points_per_sd : float, default 3
+    points_per_sd : float, default 2.5
         Grid nodes per conditional posterior sd (at the mode) along each axis, before
-        any refinement.
+        any refinement. The accuracy check compares with half as many; 2.5 passes it
+        at ``tol = 1e-3`` without refinement on typical datasets.
     n_coarse : int, default 64
         Nodes per axis of the grids of the box search.
     max_points : int, default 1,000,000
@@ -480,7 +517,10 @@ def exact_posterior(
         return log_posterior_free(us, vs, actions, rewards, priors, q_init)
 
     box, (cu, cv, cg), evaluations = _find_box(logpost, priors, cut, n_coarse)
-    sd_u, sd_v = _conditional_sds(cu, cv, cg)
+    sd_u, sd_v, spent = _mode_widths(logpost, cu, cv, cg)
+    evaluations += spent
+    if sd_u is None:
+        sd_u, sd_v = _conditional_sds(cu, cv, cg)
     nu = _odd_nodes((box[0, 1] - box[0, 0]) / sd_u * points_per_sd)
     nv = _odd_nodes((box[1, 1] - box[1, 0]) / sd_v * points_per_sd)
     if nu * nv > max_points:
