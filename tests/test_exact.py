@@ -12,6 +12,7 @@ import math
 import arviz as az
 import numpy as np
 import pytest
+from conftest import NOTEBOOK_ALPHA, NOTEBOOK_BETA
 from scipy import stats
 from scipy.integrate import quad
 from scipy.signal import lfilter
@@ -35,7 +36,6 @@ from rlrecover.qlearning import (
     loglik_grid_kernel,
     simulate,
 )
-from tests.conftest import NOTEBOOK_ALPHA, NOTEBOOK_BETA
 
 #: Priors the densities are checked with: the default, a skewed one, and shapes below
 #: 1 (densities infinite at alpha = 0 and 1).
