@@ -36,6 +36,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 from rlrecover.kernels import Kernels
 
@@ -54,6 +55,7 @@ __all__ = [
     "learn_step",
     "loglik",
     "loglik_grad",
+    "loglik_grid_kernel",
     "loglik_reference",
     "mle_start",
     "right_probs",
@@ -128,6 +130,67 @@ class Priors:
         alpha = float(rng.beta(self.alpha_a, self.alpha_b))
         beta = float(abs(rng.normal(0.0, self.beta_sigma)))
         return alpha, beta
+
+    def logpdf(self, alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:
+        """Log prior density of (alpha, beta): Beta(a, b) times HalfNormal(sigma).
+
+        Parameters
+        ----------
+        alpha, beta : float or array_like
+            Parameter values; broadcast against each other.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``log Beta(alpha | a, b) + log HalfNormal(beta | sigma)``; ``-inf`` where
+            alpha is outside [0, 1], beta < 0 or beta is infinite; ``+inf`` at alpha = 0
+            or 1 when the corresponding shape parameter is below 1 (and beta is in its
+            support), like ``scipy.stats.beta``.
+        """
+        from scipy.special import betaln, xlog1py, xlogy
+
+        alpha = np.asarray(alpha, dtype=np.float64)
+        beta = np.asarray(beta, dtype=np.float64)
+        a, b, sigma = self.alpha_a, self.alpha_b, self.beta_sigma
+        with np.errstate(divide="ignore", invalid="ignore"):
+            la = xlogy(a - 1.0, alpha) + xlog1py(b - 1.0, -alpha) - betaln(a, b)
+            lb = 0.5 * math.log(2.0 / math.pi) - math.log(sigma) - 0.5 * (beta / sigma) ** 2
+        la = np.where((alpha >= 0.0) & (alpha <= 1.0), la, -np.inf)
+        lb = np.where(beta >= 0.0, lb, -np.inf)
+        # Zero density in either factor wins over an infinite one in the other; a NaN
+        # input stays NaN (the comparisons above are False for it).
+        with np.errstate(invalid="ignore"):
+            out = np.where((la == -np.inf) | (lb == -np.inf), -np.inf, la + lb)
+        return np.where(np.isnan(alpha) | np.isnan(beta), np.nan, out)
+
+    def logpdf_free(self, logit_alpha: ArrayLike, log_beta: ArrayLike) -> np.ndarray:
+        """Log prior density of ``(logit(alpha), log(beta))``, the scale NUTS samples on.
+
+        This is :meth:`logpdf` plus the log-Jacobian ``log(alpha (1 - alpha)) +
+        log(beta)``, written in terms of the free values so that it stays accurate
+        where alpha rounds to 0 or 1: the density of PyMC's ``alpha_logodds__`` and
+        ``beta_log__``.
+
+        Parameters
+        ----------
+        logit_alpha, log_beta : float or array_like
+            Free values; broadcast against each other.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``a log(alpha) + b log(1 - alpha) - log B(a, b)`` plus
+            ``log(2 / pi) / 2 - log(sigma) - beta^2 / (2 sigma^2) + log(beta)``.
+        """
+        from scipy.special import betaln, log_expit
+
+        u = np.asarray(logit_alpha, dtype=np.float64)
+        v = np.asarray(log_beta, dtype=np.float64)
+        a, b, sigma = self.alpha_a, self.alpha_b, self.beta_sigma
+        la = a * log_expit(u) + b * log_expit(-u) - betaln(a, b)
+        with np.errstate(over="ignore"):
+            lb = 0.5 * math.log(2.0 / math.pi) - math.log(sigma) - 0.5 * np.exp(2.0 * v) / sigma**2
+        return la + lb + v
 
 
 def check_params(alpha: float, beta: float) -> None:
@@ -350,6 +413,21 @@ def right_probs_jac_kernel(alpha, beta, actions, rewards, q_init, p, jac):
             jac[t - 1, 0] = w * beta * (dq1 - dq0)
             jac[t - 1, 1] = w * diff
         q0, q1, dq0, dq1 = learn_step(alpha, actions[t], rewards[t], q0, q1, dq0, dq1)
+
+
+@numba.njit(cache=True)
+def loglik_grid_kernel(alphas, betas, actions, rewards, q_init, out):
+    """``out[i, j]`` = the log-likelihood at ``(alphas[i], betas[j])`` (numba).
+
+    Calls :func:`loglik_grad_kernel` at every grid point (its gradient goes to a
+    scratch array), so the grid and the fitters evaluate one and the same function.
+    """
+    if out.shape[0] != alphas.shape[0] or out.shape[1] != betas.shape[0]:
+        raise ValueError("out must have shape (len(alphas), len(betas))")
+    grad = np.empty(2)
+    for i in range(alphas.shape[0]):
+        for j in range(betas.shape[0]):
+            out[i, j] = loglik_grad_kernel(alphas[i], betas[j], actions, rewards, q_init, grad)
 
 
 def _source_salt() -> int:
