@@ -318,14 +318,14 @@ def posterior_summary(
         ``arviz.mcse``), the interval bounds of each level and, for two parameters,
         ``ab_corr`` (correlation of their draws).
     """
-    import arviz as az
+    from rlrecover.exact import mcse_mean
 
     out: dict[str, float] = {}
     flat = {}
     for p, x in draws.items():
         x = np.asarray(x, dtype=float)
         # Monte Carlo standard error of the mean, from the (chains, draws) array.
-        out[f"{p}_mcse"] = float(np.asarray(az.mcse(np.atleast_2d(x), method="mean")).item())
+        out[f"{p}_mcse"] = mcse_mean(np.atleast_2d(x))
         x = flat[p] = x.ravel()
         out[f"{p}_est"] = float(np.mean(x))
         out[f"{p}_median"] = float(np.median(x))

@@ -454,8 +454,8 @@ def sbc_plots_job(
         sbc.plot_sbc_ecdf(recovery, outputs["sbc_ecdf"])
         curve = pd.read_csv(inputs["coverage_curve"], sep="\t")
         sbc.plot_coverage_curve(curve, outputs["sbc_coverage_curve"])
-        for path in outputs.values():
-            log(f"wrote {path}")
+        for name in ("sbc_ranks", "sbc_ecdf", "sbc_coverage_curve"):
+            log(f"wrote {outputs[name]}")
 
 
 #: Columns of an exact-check table (one row per PyMC fit and parameter).
@@ -549,8 +549,8 @@ def exact_job(
                             "mcmc_mean": est[p],
                             "mcmc_mcse": mcse[p],
                             "mcmc_cdf_true": cdf[p],
-                            "z": cmp[p]["z"],
-                            "cdf_diff": cmp[p]["cdf_diff"],
+                            "z": cmp[f"{p}_z"],
+                            "cdf_diff": cmp[f"{p}_cdf_diff"],
                             "divergences": fit["divergences"],
                             "status": fit["status"],
                         }
