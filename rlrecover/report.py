@@ -294,15 +294,26 @@ def _calibration(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
     out: dict[str, Any] = {"sbc": None, "sbc_verdicts": []}
     sbc = tables.get("sbc")
     if sbc is not None and not sbc.empty:
-        out["sbc"] = _table(_ordered(sbc))
-        for row in _ordered(sbc).itertuples(index=False):
-            d = row._asdict()
+        sbc = _ordered(sbc)
+        cols = ["method", "parameter", "n", "n_excluded", "p_value", "max_ecdf_deviation"]
+        cols += ["inside_band", "coverage_50", "coverage_80", "coverage_90", "coverage_95"]
+        cols += ["mc_error_max", "mc_error_vs_band"]
+        head = {
+            "n_excluded": "left out",
+            "p_value": "p (uniformity)",
+            "max_ecdf_deviation": "largest ECDF deviation",
+            "inside_band": "inside 95% band",
+            "mc_error_max": "largest MC error of a CDF",
+            "mc_error_vs_band": "MC error / band half-width",
+        }
+        out["sbc"] = _table(sbc[[c for c in cols if c in sbc]], head)
+        out["sbc_test"] = str(sbc["test"].iloc[0]) if "test" in sbc else "uniformity test"
+        for d in sbc.to_dict("records"):
             inside = str(d.get("inside_band", "")).lower()
             out["sbc_verdicts"].append(
-                f"{d['method']}, {d['parameter']}: "
+                f"{d['method']} {d['parameter']} "
                 + ("inside the band" if inside in ("yes", "true") else "OUTSIDE the band")
-                + f" (n = {_fmt(d.get('n'))}, {d.get('test', 'test')}"
-                + f" p = {_fmt(d.get('p_value'))})"
+                + f" (p = {_fmt(d.get('p_value'))})"
             )
     coverage = tables.get("coverage")
     if coverage is not None:
