@@ -11,7 +11,7 @@ import pytensor.tensor as pt
 import pytest
 
 from rlrecover.config import Settings, load_schema, schema_defaults
-from rlrecover.qlearning import simulate
+from rlrecover.qlearning import Priors, simulate
 from rlrecover.scan_reference import scan_loglik, scan_right_probs
 
 #: The repository's root.
@@ -55,6 +55,11 @@ def op_datasets(notebook_data) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "simulated_20": simulate(0.7, 3.0, 20, rng=rng),
         "two_trials": (np.array([1, 0]), np.array([1, 1])),
     }
+
+
+#: Priors the densities are checked with: the default, a skewed one, and shapes below
+#: 1 (densities infinite at alpha = 0 and 1).
+PRIOR_CASES = [Priors(1.0, 1.0, 10.0), Priors(2.0, 5.0, 3.0), Priors(0.5, 0.5, 1.0)]
 
 
 #: The reference notebook's seed, ``sum(map(ord, "RL_PyMC"))``.

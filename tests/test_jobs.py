@@ -130,7 +130,8 @@ def test_fit_job_output_matches_fit_cell(tmp_path, data_file):
 
 
 def test_summary_jobs_chain_from_fit_tables_to_the_report(tmp_path):
-    # simulate -> fit (MLE) -> aggregate -> tables -> plots -> report, as the rules do.
+    # simulate -> fit (MLE) -> aggregate -> tables -> plots -> report, as the rules do,
+    # with SBC datasets beside the grid.
     sim_cfg = {"seed": 4, "task": fit_config()["task"], "replicates": 3}
     fits = []
     for beta in (2.0, 6.0):
@@ -146,31 +147,55 @@ def test_summary_jobs_chain_from_fit_tables_to_the_report(tmp_path):
     # Values are copied as text: the stacked table holds the fit tables' exact bytes.
     body = recovery.read_text().splitlines()
     assert body[1:] == [line for f in fits for line in f.read_text().splitlines()[1:]]
-    tables = {n: tmp_path / f"{n}.tsv" for n in ("recovery_metrics", "coverage")}
-    tables |= {n: tmp_path / f"{n}.tsv" for n in ("diagnostics", "runtime")}
-    jobs.tables_job(recovery, tables, [0.5, 0.9], tmp_path / "tables.log")
+
+    sbc_data, sbc_fit = tmp_path / "sbc_data.tsv", tmp_path / "sbc_fit.tsv"
+    sbc_cfg = {k: fit_config()[k] for k in ("seed", "task", "priors")}
+    jobs.sbc_simulate_job(sbc_data, sbc_cfg, (0, 5), tmp_path / "sbc_sim.log")
+    assert sorted(pd.read_csv(sbc_data, sep="\t")["replicate"].unique()) == list(range(5))
+    jobs.sbc_fit_job(sbc_data, [sbc_fit], ["mle"], fit_config(), tmp_path / "sbc_fit.log")
+    sbc_rows = read_recovery(sbc_fit)
+    assert (sbc_rows["cell"] == "sbc").all() and len(sbc_rows) == 5
+
+    names = ["recovery_metrics", "coverage", "coverage_curve", "diagnostics", "runtime"]
+    names += ["grid_map", "tradeoff", "design", "design_cells"]
+    tables = {n: tmp_path / f"{n}.tsv" for n in names}
+    design = {"min_correlation": 0.8, "rmse_target": {"alpha": 0.1, "beta": 0.25}}
+    jobs.tables_job(recovery, tables, [0.5, 0.9], design, tmp_path / "tables.log")
     coverage = pd.read_csv(tables["coverage"], sep="\t")
     assert set(coverage["level"]) == {0.5, 0.9} and set(coverage["method"]) == {"mle"}
-    plots = {n: tmp_path / f"{n}.png" for n in ("recovery_alpha", "recovery_beta", "coverage")}
-    jobs.plots_job(recovery, tables["coverage"], plots, tmp_path / "plots.log")
-    for path in plots.values():
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    report = tmp_path / "report.html"
-    jobs.report_job(
-        report,
-        {
-            "recovery": recovery,
-            "metrics": tables["recovery_metrics"],
-            "coverage": tables["coverage"],
-            "diagnostics": tables["diagnostics"],
-            "runtime": tables["runtime"],
-        },
-        plots,
-        {"seed": 4},
-        tmp_path / "report.log",
+    sbc_tables = {n: tmp_path / f"{n}.tsv" for n in ("sbc", "sbc_coverage_curve")}
+    jobs.sbc_tables_job(sbc_fit, sbc_tables, tmp_path / "sbc_tables.log")
+    assert set(pd.read_csv(sbc_tables["sbc"], sep="\t")["parameter"]) == {"alpha", "beta"}
+    exact_table, exact_plot = tmp_path / "exact.tsv", tmp_path / "exact.png"
+    jobs.exact_table_job([], exact_table, exact_plot, tmp_path / "exact.log")
+    assert list(pd.read_csv(exact_table, sep="\t").columns) == jobs.EXACT_COLUMNS
+
+    plot_names = ["recovery_alpha", "recovery_beta", "coverage", "coverage_curve"]
+    plot_names += ["map_bias", "map_rmse", "map_coverage90", "map_flagged", "tradeoff"]
+    plot_names += ["design"]
+    plots = {n: tmp_path / f"{n}.png" for n in plot_names}
+    inputs = {"recovery": recovery} | {n: tables[n] for n in names}
+    jobs.plots_job(inputs, plots, tmp_path / "plots.log")
+    sbc_plots = {n: tmp_path / f"{n}.png" for n in ("sbc_ranks", "sbc_ecdf")}
+    sbc_plots["sbc_coverage_curve"] = tmp_path / "sbc_curve.png"
+    jobs.sbc_plots_job(
+        {"recovery": sbc_fit, "coverage_curve": sbc_tables["sbc_coverage_curve"]},
+        sbc_plots,
+        tmp_path / "sbc_plots.log",
     )
-    assert report.read_text().count("data:image/png;base64,") == 3
-    assert f"wrote {report}" in (tmp_path / "report.log").read_text()
+    images = plots | sbc_plots | {"exact_check": exact_plot}
+    for path in images.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    report = tmp_path / "report.html"
+    report_tables = {"recovery": recovery, "exact_check": exact_table} | tables | sbc_tables
+    jobs.report_job(report, report_tables, images, {"seed": 4}, tmp_path / "report.log")
+    html = report.read_text()
+    # Every figure but the exact check's, which has no fit to show (MLE only): a note.
+    assert html.count("data:image/png;base64,") == len(images) - 1
+    assert "No exact-posterior check in this run" in html
+    assert "was made for this run" not in html
+    log = (tmp_path / "report.log").read_text()
+    assert f"wrote {report}" in log and "pymc " in log  # the versions are logged
 
 
 def test_aggregate_job_names_a_table_with_other_columns(tmp_path):

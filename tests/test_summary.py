@@ -33,7 +33,8 @@ def test_column_layout():
         "alpha_cdf_true",
         "beta_cdf_true",
     ]
-    assert cols[14:22] == [
+    assert cols[14:17] == ["alpha_mcse", "beta_mcse", "ab_corr"]
+    assert cols[17:25] == [
         "alpha_lower_50",
         "alpha_upper_50",
         "beta_lower_50",
