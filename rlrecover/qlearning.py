@@ -415,7 +415,9 @@ def right_probs_jac_kernel(alpha, beta, actions, rewards, q_init, p, jac):
         q0, q1, dq0, dq1 = learn_step(alpha, actions[t], rewards[t], q0, q1, dq0, dq1)
 
 
-@numba.njit(cache=True)
+# nogil: jobs run as threads of one process, and a grid takes long enough to stall the
+# other jobs' Python if it held the GIL.
+@numba.njit(cache=True, nogil=True)
 def loglik_grid_kernel(alphas, betas, actions, rewards, q_init, out):
     """``out[i, j]`` = the log-likelihood at ``(alphas[i], betas[j])`` (numba).
 
