@@ -49,6 +49,8 @@ __all__ = [
     "is_missing",
     "method_order",
     "n_trials_values",
+    "numeric_column",
+    "ok_mask",
     "recovery_metrics",
     "runtime_table",
     "tradeoff_table",
@@ -184,13 +186,34 @@ def _flag(x: object) -> bool | None:
     return None
 
 
-def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
+def numeric_column(df: pd.DataFrame, col: str) -> np.ndarray:
+    """Column ``col`` of ``df`` as floats: NaN where missing, unreadable, or no such column.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    col : str
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
     if col not in df.columns:
         return np.full(len(df), np.nan)
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _ok_mask(df: pd.DataFrame) -> np.ndarray:
+def ok_mask(df: pd.DataFrame) -> np.ndarray:
+    """Which rows are successful fits (``status`` "ok"; every row without the column).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
     if "status" not in df.columns:
         return np.ones(len(df), dtype=bool)
     return (df["status"].astype(str).str.strip().str.lower() == "ok").to_numpy(dtype=bool)
@@ -289,7 +312,7 @@ def n_trials_values(recovery: pd.DataFrame) -> list[float]:
 
 def _trial_values(df: pd.DataFrame) -> list[float]:
     """Distinct numbers of trials, ascending; NaN (last) for rows without one."""
-    v = _numeric(df, "n_trials")
+    v = numeric_column(df, "n_trials")
     values = [float(x) for x in np.unique(v[np.isfinite(v)])]
     if np.isnan(v).any() or not values:
         values.append(math.nan)
@@ -298,7 +321,7 @@ def _trial_values(df: pd.DataFrame) -> list[float]:
 
 def _trial_mask(df: pd.DataFrame, n_trials: float) -> np.ndarray:
     """Rows of ``df`` with ``n_trials`` trials (NaN selects rows without a number)."""
-    v = _numeric(df, "n_trials")
+    v = numeric_column(df, "n_trials")
     return np.isnan(v) if math.isnan(n_trials) else v == n_trials
 
 
@@ -393,7 +416,7 @@ def recovery_metrics(recovery: pd.DataFrame) -> pd.DataFrame:
         ``n_trials`` is an integer column when every row has a number of trials.
     """
     _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
-    ok = _ok_mask(recovery)
+    ok = ok_mask(recovery)
     rows: list[dict[str, object]] = []
     nan_truth = [math.nan] * len(PARAMS)
     for method in method_order(recovery["method"]):
@@ -403,8 +426,8 @@ def recovery_metrics(recovery: pd.DataFrame) -> pd.DataFrame:
         cells = _cells(m_all)
         cell_col = m_all["cell"].astype(str).to_numpy()
         for param in PARAMS:
-            truth = _numeric(m_all, f"{param}_true")
-            est = _numeric(m_all, f"{param}_est")
+            truth = numeric_column(m_all, f"{param}_true")
+            est = numeric_column(m_all, f"{param}_est")
             use = m_ok & np.isfinite(truth) & np.isfinite(est)
             for n_trials in _trial_values(m_all):
                 in_n = use & _trial_mask(m_all, n_trials)
@@ -487,7 +510,7 @@ def coverage_table(recovery: pd.DataFrame, levels: Sequence[float]) -> pd.DataFr
         for p in PARAMS:
             needed.extend(interval_columns(p, level))
     _require(recovery, needed)
-    ok = _ok_mask(recovery)
+    ok = ok_mask(recovery)
     rows: list[dict[str, object]] = []
     for method in method_order(recovery["method"]):
         is_m = (recovery["method"].astype(str) == method).to_numpy()
@@ -496,11 +519,11 @@ def coverage_table(recovery: pd.DataFrame, levels: Sequence[float]) -> pd.DataFr
         cells = _cells(m_all)
         cell_col = m_all["cell"].astype(str).to_numpy()
         for param in PARAMS:
-            truth = _numeric(m_all, f"{param}_true")
+            truth = numeric_column(m_all, f"{param}_true")
             for level in levels:
                 lo_col, hi_col = interval_columns(param, level)
-                lo = _numeric(m_all, lo_col)
-                hi = _numeric(m_all, hi_col)
+                lo = numeric_column(m_all, lo_col)
+                hi = numeric_column(m_all, hi_col)
                 use = m_ok & np.isfinite(truth) & np.isfinite(lo) & np.isfinite(hi)
                 hit = np.zeros(len(m_all), dtype=bool)
                 hit[use] = (lo[use] <= truth[use]) & (truth[use] <= hi[use])
@@ -540,11 +563,11 @@ def flag_reasons(
         ``"; "`` (see :func:`diagnostics`).
     """
     n = len(recovery)
-    ok = _ok_mask(recovery)
-    rhat = _numeric(recovery, "rhat_max")
-    ess = _numeric(recovery, "ess_bulk_min")
-    div = _numeric(recovery, "divergences")
-    est = {p: _numeric(recovery, f"{p}_est") for p in PARAMS}
+    ok = ok_mask(recovery)
+    rhat = numeric_column(recovery, "rhat_max")
+    ess = numeric_column(recovery, "ess_bulk_min")
+    div = numeric_column(recovery, "divergences")
+    est = {p: numeric_column(recovery, f"{p}_est") for p in PARAMS}
     conv = [_flag(x) for x in recovery.get("converged", pd.Series([None] * n))]
     bound = [_flag(x) for x in recovery.get("at_bound", pd.Series([None] * n))]
     errors = recovery.get("error", pd.Series([""] * n)).tolist()
@@ -612,9 +635,9 @@ def diagnostics(
     _require(recovery, ["method", "cell"])
     n = len(recovery)
     reasons = flag_reasons(recovery, rhat_max=rhat_max, ess_min=ess_min)
-    rhat = _numeric(recovery, "rhat_max")
-    div = _numeric(recovery, "divergences")
-    est = {p: _numeric(recovery, f"{p}_est") for p in PARAMS}
+    rhat = numeric_column(recovery, "rhat_max")
+    div = numeric_column(recovery, "divergences")
+    est = {p: numeric_column(recovery, f"{p}_est") for p in PARAMS}
     conv = [_flag(x) for x in recovery.get("converged", pd.Series([None] * n))]
     bound = [_flag(x) for x in recovery.get("at_bound", pd.Series([None] * n))]
     errors = recovery.get("error", pd.Series([""] * n)).tolist()
@@ -624,15 +647,15 @@ def diagnostics(
         {
             "method": recovery["method"].astype(str).to_numpy(),
             "cell": recovery["cell"].astype(str).to_numpy(),
-            "alpha_true": _numeric(recovery, "alpha_true"),
-            "beta_true": _numeric(recovery, "beta_true"),
-            "n_trials": _numeric(recovery, "n_trials"),
-            "replicate": _numeric(recovery, "replicate"),
+            "alpha_true": numeric_column(recovery, "alpha_true"),
+            "beta_true": numeric_column(recovery, "beta_true"),
+            "n_trials": numeric_column(recovery, "n_trials"),
+            "replicate": numeric_column(recovery, "replicate"),
             "reason": reasons,
             "status": [str(s) for s in status],
             "rhat_max": rhat,
-            "ess_bulk_min": _numeric(recovery, "ess_bulk_min"),
-            "ess_tail_min": _numeric(recovery, "ess_tail_min"),
+            "ess_bulk_min": numeric_column(recovery, "ess_bulk_min"),
+            "ess_tail_min": numeric_column(recovery, "ess_tail_min"),
             "divergences": div,
             "converged": pd.array(conv, dtype="boolean"),
             "at_bound": pd.array(bound, dtype="boolean"),
@@ -671,8 +694,8 @@ def runtime_table(recovery: pd.DataFrame) -> pd.DataFrame:
         included; missing ``seconds`` are ignored in the time statistics.
     """
     _require(recovery, ["method"])
-    ok = _ok_mask(recovery)
-    secs = _numeric(recovery, "seconds")
+    ok = ok_mask(recovery)
+    secs = numeric_column(recovery, "seconds")
     methods = recovery["method"].astype(str).to_numpy()
     rows = []
     for method in method_order(recovery["method"]):
@@ -707,9 +730,9 @@ def _coverage_hits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which rows have a finite interval (``has``) and which of those cover the truth."""
     lo_col, hi_col = interval_columns(param, level)
-    truth = _numeric(df, f"{param}_true")
-    lo = _numeric(df, lo_col)
-    hi = _numeric(df, hi_col)
+    truth = numeric_column(df, f"{param}_true")
+    lo = numeric_column(df, lo_col)
+    hi = numeric_column(df, hi_col)
     has = usable & np.isfinite(truth) & np.isfinite(lo) & np.isfinite(hi)
     hit = np.zeros(len(df), dtype=bool)
     hit[has] = (lo[has] <= truth[has]) & (truth[has] <= hi[has])
@@ -769,7 +792,7 @@ def grid_map_table(
     """
     _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
     cov_col = coverage_column(level)
-    ok = _ok_mask(recovery)
+    ok = ok_mask(recovery)
     flagged = _flagged_mask(recovery, rhat_max, ess_min)
     rows: list[dict[str, object]] = []
     for method in method_order(recovery["method"]):
@@ -779,8 +802,8 @@ def grid_map_table(
         cells = _cells(m_all)
         cell_col = m_all["cell"].astype(str).to_numpy()
         for param in PARAMS:
-            truth = _numeric(m_all, f"{param}_true")
-            est = _numeric(m_all, f"{param}_est")
+            truth = numeric_column(m_all, f"{param}_true")
+            est = numeric_column(m_all, f"{param}_est")
             use = m_ok & np.isfinite(truth) & np.isfinite(est)
             has, hit = _coverage_hits(m_all, param, level, m_ok)
             for n_trials in _trial_values(m_all):
@@ -886,14 +909,14 @@ def tradeoff_table(recovery: pd.DataFrame) -> pd.DataFrame:
     """
     _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
     p1, p2 = PARAMS
-    ok = _ok_mask(recovery)
+    ok = ok_mask(recovery)
     rows: list[dict[str, object]] = []
     for method in method_order(recovery["method"]):
         is_m = (recovery["method"].astype(str) == method).to_numpy()
         m_all = recovery[is_m]
-        x = _analysis_scale(p1, _numeric(m_all, f"{p1}_est"))
-        y = _analysis_scale(p2, _numeric(m_all, f"{p2}_est"))
-        ab = _numeric(m_all, "ab_corr")
+        x = _analysis_scale(p1, numeric_column(m_all, f"{p1}_est"))
+        y = _analysis_scale(p2, numeric_column(m_all, f"{p2}_est"))
+        ab = numeric_column(m_all, "ab_corr")
         use = ok[is_m] & np.isfinite(x) & np.isfinite(y)
         has_ab = ok[is_m] & np.isfinite(ab)
         cells = _cells(m_all)
@@ -1024,7 +1047,7 @@ def design_table(
     targets = _check_targets(rmse_targets)
     _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
     cov_col = coverage_column(level)
-    ok = _ok_mask(recovery)
+    ok = ok_mask(recovery)
     flagged = _flagged_mask(recovery, rhat_max, ess_min)
     rows: list[dict[str, object]] = []
     for method in method_order(recovery["method"]):
@@ -1033,8 +1056,8 @@ def design_table(
         m_ok, m_flag = ok[is_m], flagged[is_m]
         for param in PARAMS:
             kind, target = targets.get(param, ("", math.nan))
-            truth = _numeric(m_all, f"{param}_true")
-            est = _numeric(m_all, f"{param}_est")
+            truth = numeric_column(m_all, f"{param}_true")
+            est = numeric_column(m_all, f"{param}_est")
             use = m_ok & np.isfinite(truth) & np.isfinite(est)
             has, hit = _coverage_hits(m_all, param, level, m_ok)
             block: list[dict[str, object]] = []

@@ -40,6 +40,7 @@ from rlrecover.analysis import (
     is_missing,
     method_order,
     n_trials_values,
+    numeric_column,
     wilson_interval,
 )
 from rlrecover.seeds import format_value
@@ -144,13 +145,6 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, tight: bool = Fals
     finally:
         fig.clear()
     return path
-
-
-def _col(df: pd.DataFrame, col: str) -> np.ndarray:
-    """A column as float NumPy array (NaN where missing or not a number, or no column)."""
-    if col not in df.columns:
-        return np.full(len(df), np.nan)
-    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _true_flags(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -296,12 +290,12 @@ def plot_recovery(
 
     status = recovery.get("status", pd.Series("ok", index=recovery.index))
     is_ok = (status.astype(str).str.strip().str.lower() == "ok").to_numpy(dtype=bool)
-    truth_all = _col(recovery, f"{param}_true")
-    est_all = _col(recovery, f"{param}_est")
-    other_all = _col(recovery, f"{other}_true")
-    rep_all = _col(recovery, "replicate")
+    truth_all = numeric_column(recovery, f"{param}_true")
+    est_all = numeric_column(recovery, f"{param}_est")
+    other_all = numeric_column(recovery, f"{other}_true")
+    rep_all = numeric_column(recovery, "replicate")
     bound_all = _true_flags(recovery, "at_bound")
-    trial_col = _col(recovery, "n_trials")
+    trial_col = numeric_column(recovery, "n_trials")
     method_col = recovery["method"].astype(str).to_numpy()
     usable = is_ok & np.isfinite(truth_all) & np.isfinite(est_all)
     shown = usable & (truth_all > 0) & (est_all > 0) if log else usable
@@ -352,7 +346,8 @@ def plot_recovery(
                     ax.plot(band, [xv, xv], color="black", lw=1.3, zorder=2.5)
             if interval_level is not None and sel.any():
                 lo_c, hi_c = interval_columns(param, interval_level)
-                lo_v, hi_v = _col(recovery, lo_c)[sel], _col(recovery, hi_c)[sel]
+                lo_v = numeric_column(recovery, lo_c)[sel]
+                hi_v = numeric_column(recovery, hi_c)[sel]
                 has = np.isfinite(lo_v) & np.isfinite(hi_v) & ((lo_v > 0) if log else True)
                 ax.vlines(xpos[has], lo_v[has], hi_v[has], color="0.78", lw=0.6, zorder=1.5)
             free = ~bnd
@@ -516,8 +511,8 @@ def _text_color(rgba: Sequence[float]) -> str:
 
 
 def _grid_axes_values(table: pd.DataFrame) -> tuple[list[float], list[float]]:
-    xs = sorted({float(v) for v in _col(table, f"{PARAMS[0]}_true") if math.isfinite(v)})
-    ys = sorted({float(v) for v in _col(table, f"{PARAMS[1]}_true") if math.isfinite(v)})
+    xs = sorted({float(v) for v in numeric_column(table, f"{PARAMS[0]}_true") if math.isfinite(v)})
+    ys = sorted({float(v) for v in numeric_column(table, f"{PARAMS[1]}_true") if math.isfinite(v)})
     return xs, ys
 
 
@@ -806,7 +801,7 @@ def _draw_blocks(
         axes = sf.subplots(len(trials), len(methods), squeeze=False)
         mesh = None
         for i, n_trials in enumerate(trials):
-            in_n = _trial_mask(_col(block.rows, "n_trials"), n_trials)
+            in_n = _trial_mask(numeric_column(block.rows, "n_trials"), n_trials)
             for j, method in enumerate(methods):
                 ax = axes[i, j]
                 sub = block.rows[in_n & (block.rows["method"].astype(str) == method).to_numpy()]
@@ -814,7 +809,8 @@ def _draw_blocks(
                     ax, sub, block.value, grid, block.cmap, block.norm, block.text, fontsize
                 )
                 title = _panel_title(method, n_trials)
-                if count_col is not None and len(sub) and not (_col(sub, count_col) > 0).any():
+                counts = numeric_column(sub, count_col) if count_col is not None else None
+                if counts is not None and len(sub) and not (counts > 0).any():
                     title += "\nno successful fits"
                 ax.set_title(title, fontsize=9.5)
                 if i == len(trials) - 1:
@@ -1031,7 +1027,7 @@ def plot_design(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     params = [p for p in PARAMS if p in set(table["parameter"].astype(str))]
     methods = method_order(table["method"])
     fig, axes = _grid_figure(2, len(params), (5.0, 4.4), (0.3, 0.6))
-    ns = sorted({float(v) for v in _col(table, "n_trials") if math.isfinite(v)})
+    ns = sorted({float(v) for v in numeric_column(table, "n_trials") if math.isfinite(v)})
     xlim = (ns[0] / 1.5, ns[-1] * 1.5) if ns else (10.0, 1000.0)
     for j, param in enumerate(params):
         d = table[table["parameter"].astype(str) == param]
@@ -1046,14 +1042,14 @@ def plot_design(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         for method in methods:
             m = d[d["method"].astype(str) == method].sort_values("n_trials")
             color, marker, ls = _method_style(method, methods)
-            x = _col(m, "n_trials")
+            x = numeric_column(m, "n_trials")
             short = _SHORT_LABELS.get(method, method)
             first = m.iloc[0] if len(m) else {}
             for ax, col, crit in (
                 (ax_e, err_col, "min_trials_for_target" if kind else None),
                 (ax_c, "truth_corr", "min_trials_for_corr"),
             ):
-                y = _col(m, col)
+                y = numeric_column(m, col)
                 ok = np.isfinite(x) & np.isfinite(y)
                 if crit is None:
                     label = short

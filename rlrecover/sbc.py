@@ -45,7 +45,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
-from rlrecover.analysis import method_order, wilson_interval
+from rlrecover.analysis import method_order, numeric_column, ok_mask, wilson_interval
 from rlrecover.plots import METHOD_LABELS, PARAM_COLORS, save_figure
 from rlrecover.summary import PARAMS, level_label
 
@@ -128,18 +128,6 @@ def sbc_table_columns(coverage_levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95)) 
 # --------------------------------------------------------------------------- helpers
 
 
-def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in df.columns:
-        return np.full(len(df), np.nan)
-    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _ok_mask(df: pd.DataFrame) -> np.ndarray:
-    if "status" not in df.columns:
-        return np.ones(len(df), dtype=bool)
-    return (df["status"].astype(str).str.strip().str.lower() == "ok").to_numpy(dtype=bool)
-
-
 def _cdf_values(recovery: pd.DataFrame) -> dict[tuple[str, str], dict[str, object]]:
     """Usable CDF values per (method, parameter), with the excluded counts.
 
@@ -156,14 +144,14 @@ def _cdf_values(recovery: pd.DataFrame) -> dict[tuple[str, str], dict[str, objec
     missing = [c for c in ["method", *(f"{p}_cdf_true" for p in PARAMS)] if c not in recovery]
     if missing:
         raise KeyError(f"recovery table lacks column(s): {', '.join(missing)}")
-    ok = _ok_mask(recovery)
+    ok = ok_mask(recovery)
     methods = recovery["method"].astype(str).to_numpy()
-    ess_all = _numeric(recovery, "ess_bulk_min")
+    ess_all = numeric_column(recovery, "ess_bulk_min")
     out: dict[tuple[str, str], dict[str, object]] = {}
     for method in method_order(recovery["method"]):
         is_m = methods == method
         for p in PARAMS:
-            cdf = _numeric(recovery, f"{p}_cdf_true")
+            cdf = numeric_column(recovery, f"{p}_cdf_true")
             use = is_m & ok & np.isfinite(cdf)
             u = cdf[use]
             bad = (u < 0) | (u > 1)
