@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,14 @@ from rlrecover.config import TaskSettings
 from rlrecover.qlearning import Priors
 from rlrecover.seeds import dataset_rng, sbc_rng
 
-__all__ = ["DATA_COLUMNS", "iter_datasets", "sbc_truth", "simulate_cell", "simulate_sbc"]
+__all__ = [
+    "DATA_COLUMNS",
+    "check_datasets",
+    "iter_datasets",
+    "sbc_truth",
+    "simulate_cell",
+    "simulate_sbc",
+]
 
 DATA_COLUMNS = ["replicate", "trial", "action", "reward"]
 
@@ -147,3 +154,67 @@ def iter_datasets(data: pd.DataFrame):
             d["action"].to_numpy(dtype=np.int64),
             d["reward"].to_numpy(dtype=np.int64),
         )
+
+
+def check_datasets(
+    data: pd.DataFrame, replicates: Sequence[int], n_trials: int, source: str = "the data"
+) -> None:
+    """Raise ``ValueError`` unless a data table holds exactly the configured datasets.
+
+    Each replicate in ``replicates`` must be present with trials 1..``n_trials``, each
+    once, and every action and reward must be 0 or 1; no other replicate may be there.
+    The message names ``source``, the replicate and what is wrong, so that a damaged or
+    truncated file fails its job instead of silently yielding fewer fits.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        A table read from a data file (columns ``replicate, trial, action, reward``).
+    replicates : sequence of int
+        The replicate numbers (SBC indices) the config says the file holds.
+    n_trials : int
+        Trials per dataset.
+    source : str
+        The file, for the message.
+    """
+    if list(data.columns) != DATA_COLUMNS:
+        raise ValueError(f"{source}: columns {list(data.columns)}, expected {DATA_COLUMNS}")
+    numbers = data.apply(pd.to_numeric, errors="coerce")
+    for col in DATA_COLUMNS:
+        bad = numbers[col].isna() | (numbers[col] != np.round(numbers[col]))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            where = f"line {i + 2}"
+            if not pd.isna(numbers["replicate"].iloc[i]):
+                where += f" (replicate {int(numbers['replicate'].iloc[i])})"
+            value = data[col].iloc[i]
+            what = "is missing" if pd.isna(value) else f"is {str(value)!r}, not a whole number"
+            raise ValueError(f"{source}, {where}: {col} {what} (a damaged or truncated file?)")
+    expected = sorted(int(r) for r in replicates)
+    present = sorted(int(r) for r in numbers["replicate"].unique())
+    missing = sorted(set(expected) - set(present))
+    extra = sorted(set(present) - set(expected))
+    if missing:
+        raise ValueError(
+            f"{source}: replicate {missing[0]} is missing ({len(missing)} of {len(expected)}"
+            " configured replicates are; a truncated file?)"
+        )
+    if extra:
+        raise ValueError(f"{source}: replicate {extra[0]} is not configured ({expected})")
+    for rep, d in numbers.groupby("replicate", sort=True):
+        trials = d["trial"].to_numpy()
+        if len(trials) != n_trials or not np.array_equal(
+            np.sort(trials), np.arange(1, n_trials + 1)
+        ):
+            raise ValueError(
+                f"{source}: replicate {int(rep)} has {len(trials)} rows with trials "
+                f"{int(trials.min())}..{int(trials.max())}, expected trials 1..{n_trials}"
+            )
+        for col in ("action", "reward"):
+            bad = ~d[col].isin([0, 1])
+            if bad.any():
+                row = d[bad].iloc[0]
+                raise ValueError(
+                    f"{source}: replicate {int(rep)}, trial {int(row['trial'])}: "
+                    f"{col} must be 0 or 1, got {row[col]:g}"
+                )

@@ -135,12 +135,18 @@ def simulate_job(
         log(f"wrote {len(data)} rows to {output}")
 
 
-def _fit_tables(data_path, outputs, methods, settings, spec_of, what, log) -> None:
-    """Fit every dataset of a data table with each method; one result table per method."""
+def _fit_tables(data_path, outputs, methods, settings, spec_of, what, replicates, log) -> None:
+    """Fit every dataset of a data table with each method; one result table per method.
+
+    The table is first checked against the config (the replicates and trials it must
+    hold), so a damaged file fails the job with the file, replicate and problem named.
+    """
+    from rlrecover.data import check_datasets
     from rlrecover.fitting import fit_datasets
 
     columns = summary_columns(settings.coverage_levels)
     data = pd.read_csv(data_path, sep="\t")
+    check_datasets(data, replicates, settings.task.n_trials, str(data_path))
     for method, path in zip(methods, outputs, strict=True):
         n = data["replicate"].nunique()
         log(f"fitting {n} datasets of {what} with {method}")
@@ -171,7 +177,8 @@ def fit_job(
         Fitting methods.
     fit_config : mapping
         The validated config sections a fit depends on (``seed``, ``task`` with this
-        job's number of trials, ``priors``, ``sampler``, ``mle``, ``coverage_levels``).
+        job's number of trials, ``replicates``, ``priors``, ``sampler``, ``mle``,
+        ``coverage_levels``).
     truth : mapping of str to float
         True value of each parameter (the cell).
     log_path : path-like
@@ -194,8 +201,9 @@ def fit_job(
         return DatasetSpec(truth, cell, (*truth.values(), int(rep)))
 
     what = ", ".join(f"{p}={v}" for p, v in truth.items())
+    replicates = range(int(fit_config["replicates"]))
     with job_log(log_path) as log, single_thread_blas():
-        _fit_tables(data_path, outputs, methods, settings, spec_of, what, log)
+        _fit_tables(data_path, outputs, methods, settings, spec_of, what, replicates, log)
 
 
 def sbc_simulate_job(
@@ -236,6 +244,7 @@ def sbc_fit_job(
     outputs: Sequence[PathLike],
     methods: Sequence[str],
     fit_config: Mapping[str, Any],
+    indices: Sequence[int],
     log_path: PathLike,
 ) -> None:
     """Fit a batch of SBC datasets with every configured method.
@@ -253,6 +262,8 @@ def sbc_fit_job(
         Fitting methods.
     fit_config : mapping
         As :func:`fit_job` (``task`` with the SBC number of trials).
+    indices : sequence of int
+        ``(start, stop)``: the batch's SBC indices are ``range(start, stop)``.
     log_path : path-like
         The job's log.
     """
@@ -266,8 +277,9 @@ def sbc_fit_job(
         truth = sbc_truth(settings.seed, rep, settings.priors)
         return DatasetSpec(truth, "sbc", ("sbc", int(rep)))
 
+    start, stop = (int(i) for i in indices)
     with job_log(log_path) as log, single_thread_blas():
-        _fit_tables(data_path, outputs, methods, settings, spec_of, "SBC", log)
+        _fit_tables(data_path, outputs, methods, settings, spec_of, "SBC", range(start, stop), log)
 
 
 def aggregate_job(inputs: Sequence[PathLike], output: PathLike, log_path: PathLike) -> None:

@@ -96,3 +96,30 @@ def test_iter_datasets_round_trip():
 def test_iter_datasets_missing_columns():
     with pytest.raises(ValueError, match="reward"):
         list(iter_datasets(pd.DataFrame({"replicate": [0], "trial": [1], "action": [0]})))
+
+
+def test_check_datasets_accepts_what_was_simulated_and_names_each_problem():
+    from rlrecover.data import check_datasets
+
+    df = simulate_cell(SEED, {"alpha": 0.5, "beta": 5}, 3, TASK)
+    check_datasets(df, range(3), TASK.n_trials, "cell.tsv")
+    check_datasets(df.sample(frac=1.0, random_state=1), range(3), TASK.n_trials, "cell.tsv")
+    cases = [
+        (df.drop(columns="reward"), "cell.tsv: columns"),
+        (df[df["replicate"] != 1], "cell.tsv: replicate 1 is missing"),
+        (df.assign(replicate=df["replicate"] + 1), "cell.tsv: replicate 0 is missing"),
+        (df.iloc[:-1], "cell.tsv: replicate 2 has 149 rows with trials 1..149"),
+        (pd.concat([df, df.iloc[:1]]), "cell.tsv: replicate 0 has 151 rows"),
+        (df.assign(reward=df["reward"].where(df.index != 5, 2)), "trial 6: reward must be 0"),
+        (df.assign(action=df["action"].astype(float).where(df.index != 7, 0.5)), "line 9"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_datasets(bad, range(3), TASK.n_trials, "cell.tsv")
+    with pytest.raises(ValueError, match=re.escape("replicate 3 is not configured")):
+        check_datasets(
+            pd.concat([df, df[df["replicate"] == 0].assign(replicate=3)]),
+            range(3),
+            TASK.n_trials,
+            "cell.tsv",
+        )

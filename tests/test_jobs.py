@@ -16,11 +16,12 @@ from rlrecover.config import TaskSettings
 from rlrecover.data import simulate_cell
 from rlrecover.summary import read_recovery, summary_columns
 
-FIT_SECTIONS = ("seed", "task", "mle", "priors", "sampler", "coverage_levels")
+FIT_SECTIONS = ("seed", "task", "replicates", "mle", "priors", "sampler", "coverage_levels")
 TRUTH = {"alpha": 0.4, "beta": 3.0}
 
 
 def fit_config(**overrides):
+    overrides.setdefault("replicates", 3)
     cfg = default_config(task={"n_trials": 30}, coverage_levels=[0.5, 0.9], **overrides)
     return {k: cfg[k] for k in FIT_SECTIONS}
 
@@ -152,7 +153,7 @@ def test_summary_jobs_chain_from_fit_tables_to_the_report(tmp_path):
     sbc_cfg = {k: fit_config()[k] for k in ("seed", "task", "priors")}
     jobs.sbc_simulate_job(sbc_data, sbc_cfg, (0, 5), tmp_path / "sbc_sim.log")
     assert sorted(pd.read_csv(sbc_data, sep="\t")["replicate"].unique()) == list(range(5))
-    jobs.sbc_fit_job(sbc_data, [sbc_fit], ["mle"], fit_config(), tmp_path / "sbc_fit.log")
+    jobs.sbc_fit_job(sbc_data, [sbc_fit], ["mle"], fit_config(), (0, 5), tmp_path / "sbc_fit.log")
     sbc_rows = read_recovery(sbc_fit)
     assert (sbc_rows["cell"] == "sbc").all() and len(sbc_rows) == 5
 
@@ -206,3 +207,33 @@ def test_aggregate_job_names_a_table_with_other_columns(tmp_path):
     with pytest.raises(ValueError, match=r"b\.tsv has columns \['method', 'other'\]"):
         jobs.aggregate_job([a, b], tmp_path / "recovery.tsv", log)
     assert "Traceback" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("drop_replicate", "replicate 2 is missing (1 of 3 configured replicates are"),
+        ("cut_inside", "replicate 2 has 19 rows with trials 1..19, expected trials 1..30"),
+        ("cut_mid_line", "line 91 (replicate 2): reward is missing"),
+        ("bad_action", "replicate 1, trial 5: action must be 0 or 1, got 7"),
+    ],
+)
+def test_a_damaged_data_file_fails_the_fit_job_and_names_the_problem(
+    tmp_path, data_file, damage, message
+):
+    lines = data_file.read_text().splitlines()
+    if damage == "drop_replicate":
+        lines = [ln for ln in lines if not ln.startswith("2\t")]
+    elif damage == "cut_inside":
+        lines = lines[: 1 + 2 * 30 + 19]
+    elif damage == "cut_mid_line":
+        lines = [*lines[:-1], lines[-1].rsplit("\t", 1)[0]]
+    else:
+        lines = [("1\t5\t7\t1" if ln.startswith("1\t5\t") else ln) for ln in lines]
+    data_file.write_text("\n".join(lines) + "\n")
+    out, log = tmp_path / "mle.tsv", tmp_path / "fit.log"
+    with pytest.raises(ValueError) as err:
+        jobs.fit_job(data_file, [out], ["mle"], fit_config(), TRUTH, log)
+    assert str(data_file) in str(err.value) and message in str(err.value), str(err.value)
+    assert message in log.read_text()
+    assert not out.exists()

@@ -61,7 +61,15 @@ EXACT_PLOT = "results/plots/exact_check.png"
 # params), so editing an unrelated section, or adding a grid value, does not make
 # Snakemake rerun it. Each job gets ``task`` with its own number of trials only.
 SIMULATE_SECTIONS = ("seed", "task", "replicates")
-FIT_SECTIONS = ("seed", "task", "mle", "priors", "sampler", "coverage_levels")
+FIT_SECTIONS = (
+    "seed",
+    "task",
+    "replicates",
+    "mle",
+    "priors",
+    "sampler",
+    "coverage_levels",
+)
 SBC_SIMULATE_SECTIONS = ("seed", "task", "priors")
 EXACT_SECTIONS = ("seed", "task", "priors")
 

@@ -56,5 +56,13 @@ rule sbc_fit:
     params:
         config=sbc_fit_config,
         methods=fit_methods(),
+        indices=sbc_indices,
     run:
-        jobs.sbc_fit_job(input.data, output, params.methods, params.config, log[0])
+        jobs.sbc_fit_job(
+            input.data,
+            output,
+            params.methods,
+            params.config,
+            params.indices,
+            log[0],
+        )
