@@ -21,7 +21,13 @@ betas = st.one_of(st.sampled_from([100.0]), st.floats(0.0, 100.0, exclude_min=Tr
 n_trials = st.one_of(st.sampled_from([2, 5000]), st.integers(2, 5000))
 # How the sequence is made: random, all zeros, all ones, or alternating.
 kinds = st.sampled_from(["random", "zeros", "ones", "alternating"])
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomised: the same examples on every run (seeded, like the rest of the suite).
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _sequence(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,11 +79,13 @@ def test_gradient_equals_finite_differences(alpha, beta, data):
         h = 1e-4 * min(x, 1 - x) if i == 0 else 1e-4 * x
         d1 = _central_difference(f, x, h)
         d2 = _central_difference(f, x, h / 2)
-        # Central differences err by c h^2 (truncation) plus ~eps |f| / h (rounding).
+        # Central differences err by c h^2 (truncation) plus noise(f) / h (rounding).
         # Halving h quarters the first: |d1 - d2| estimates 3/4 of d1's truncation
-        # error, and d2 (with its Richardson correction) is at most that far off; the
-        # rounding of each difference is bounded by 4 eps |f| / h.
-        rounding = 4 * EPS * (abs(ll) + 1.0) / (h / 2)
+        # error, and d2 (with its Richardson correction) is at most that far off. The
+        # kernel sums n terms, so its value carries up to n eps |f| of rounding noise;
+        # each difference turns that into at most 2 n eps |f| / h.
+        noise = len(actions) * EPS * (abs(ll) + 1.0)
+        rounding = 2 * noise / (h / 2)
         tol = 2 * abs(d1 - d2) + 2 * rounding + 1e-12 * abs(grad[i])
         richardson = d2 + (d2 - d1) / 3
         assert abs(richardson - grad[i]) <= tol, (i, richardson, grad[i], tol)
