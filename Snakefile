@@ -24,6 +24,10 @@ configfile: "config.yaml"
 validate_workflow_config("workflow/schemas/config.schema.yaml")
 
 
+# Ctrl-C stops running fits within a second; a killed run leaves no stale lock.
+prepare_run()
+
+
 report: "workflow/report/workflow.rst"
 
 

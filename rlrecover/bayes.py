@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 
 import numba
 import numpy as np
@@ -20,8 +19,9 @@ import numpy as np
 import rlrecover.rewrites  # noqa: F401  (registers the fused Bernoulli likelihood)
 from rlrecover import qlearning
 from rlrecover.config import SamplerSettings
+from rlrecover.interrupt import CANCEL, Cancelled, active_fit, check_cancel
+from rlrecover.posterior import PosteriorFit, posterior_diagnostics, posterior_summary
 from rlrecover.qlearning import Priors
-from rlrecover.summary import PAIR_CORR, interval_columns
 
 
 def _import_pymc():
@@ -45,102 +45,49 @@ def _import_pymc():
 pm = _import_pymc()
 
 
+# The draws' record and summaries live in rlrecover.posterior (no PyMC import needed to
+# read them); they are re-exported here, where the draws are made.
 __all__ = ["PosteriorFit", "posterior_diagnostics", "posterior_summary", "sample_posteriors"]
-
-
-@dataclass
-class PosteriorFit:
-    """Posterior draws and sampler diagnostics of one dataset.
-
-    Attributes
-    ----------
-    key : object
-        The caller's label of the dataset (e.g. its replicate number).
-    draws : dict of str to numpy.ndarray
-        ``{param: (chains, draws)}`` for each model parameter; empty when failed.
-    rhat_max, ess_bulk_min, ess_tail_min : float
-        Worst R-hat and smallest bulk and tail ESS over both parameters.
-    divergences : int
-        Divergent transitions after tuning.
-    seconds : float
-        Wall time of sampling and diagnostics.
-    compile_seconds : float
-        Time spent building and compiling the model before this dataset (only the
-        first dataset of a call pays it; 0 for the others).
-    error : str
-        Empty on success, else the exception text.
-    """
-
-    key: object
-    draws: dict[str, np.ndarray]
-    rhat_max: float = np.nan
-    ess_bulk_min: float = np.nan
-    ess_tail_min: float = np.nan
-    divergences: float = np.nan
-    seconds: float = np.nan
-    compile_seconds: float = 0.0
-    error: str = ""
-
-
-def posterior_diagnostics(draws: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    """Worst rank-normalised split R-hat and bulk and tail ESS over the parameters.
-
-    Parameters
-    ----------
-    draws : dict of str to numpy.ndarray
-        Posterior draws of each parameter, shape ``(chains, draws)``.
-
-    Returns
-    -------
-    rhat_max : float
-        Largest rank-normalised split R-hat (``arviz.rhat(..., method="rank")``;
-        Vehtari et al. 2021). NaN for fewer than 2 chains or 4 draws, or a NaN draw.
-    ess_bulk_min : float
-        Smallest bulk effective sample size (``arviz.ess(..., method="bulk")``).
-    ess_tail_min : float
-        Smallest tail effective sample size, the smaller of the ESS of the 5 % and
-        95 % quantiles (``arviz.ess(..., method="tail")``).
-
-    Notes
-    -----
-    For a 2-D array ``arviz.rhat`` and ``arviz.ess`` call ArviZ's array functions
-    directly (no xarray wrapping). The extremes are taken with Python's ``max`` and
-    ``min`` in the order of ``draws``, so a NaN counts only when it comes first.
-    """
-    import arviz as az
-
-    rhat = max(float(az.rhat(x, method="rank")) for x in draws.values())
-    ess_bulk = min(float(az.ess(x, method="bulk")) for x in draws.values())
-    ess_tail = min(float(az.ess(x, method="tail")) for x in draws.values())
-    return rhat, ess_bulk, ess_tail
 
 
 def _nutpie_sampler(
     model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
-) -> Callable[[np.ndarray, np.ndarray, int], tuple[dict[str, np.ndarray], int]]:
+) -> Callable[[np.ndarray, np.ndarray, int, int], tuple[dict[str, np.ndarray], int]]:
     import nutpie
 
     from rlrecover.nutpie_compile import compile_model
 
     compiled = compile_model(model, log=log)
 
-    def run(actions, rewards, seed):
+    def run(actions, rewards, seed, cores):
         cm = compiled.with_data(actions=actions, rewards=rewards)
         # The raw trace skips the conversion to InferenceData, a large share of a short
         # fit's time; it holds one record batch of draws and one of statistics per
         # chain, warm-up included.
-        raw = nutpie.sample(
+        sampler = nutpie.sample(
             cm,
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
-            cores=1,
+            cores=cores,
             seed=seed,
             target_accept=settings.target_accept,
             progress_bar=False,
             save_warmup=False,
             return_raw_trace=True,
+            blocking=False,
         )
+        # Wait in slices so that Ctrl-C (rlrecover.interrupt.CANCEL) stops the sampler
+        # within half a second; a thread other than the main one never sees the signal.
+        with active_fit():
+            while True:
+                try:
+                    raw = sampler.wait(timeout=_WAIT_SLICE)
+                    break
+                except TimeoutError:
+                    if CANCEL.is_set():
+                        sampler.cancel()
+                        check_cancel()
         draw_batches, stat_batches = raw.get_arrow_trace()
         kept = [~np.asarray(st.column("tuning")) for st in stat_batches]
         draws = {
@@ -160,8 +107,8 @@ def _nutpie_sampler(
 
 def _pymc_sampler(
     model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
-) -> Callable[[np.ndarray, np.ndarray, int], tuple[dict[str, np.ndarray], int]]:
-    def run(actions, rewards, seed):
+) -> Callable[[np.ndarray, np.ndarray, int, int], tuple[dict[str, np.ndarray], int]]:
+    def run(actions, rewards, seed, cores):
         # pm.sample compiles its functions on every call, and PyTensor's compilation is
         # not thread-safe; its NUTS holds the GIL anyway, so runs are serialised.
         with _PYMC_LOCK, model:
@@ -188,6 +135,8 @@ def _pymc_sampler(
 # Compiled nutpie models are immutable (``with_data`` returns a copy), so one per
 # model specification serves every later call in the process, from any thread.
 _NUTPIE_RUNNERS: dict[tuple, Callable] = {}
+# Seconds between checks for Ctrl-C while nutpie samples.
+_WAIT_SLICE = 0.5
 _COMPILE_LOCK = threading.Lock()
 _PYMC_LOCK = threading.Lock()
 
@@ -219,6 +168,7 @@ def sample_posteriors(
     q_init: float = 0.5,
     likelihood: str = "op",
     log: Callable[[str], None] | None = None,
+    cores: int = 1,
 ) -> Iterator[PosteriorFit]:
     """Sample the posterior of one model for many datasets, compiling it once.
 
@@ -239,6 +189,9 @@ def sample_posteriors(
     log : callable, optional
         Receives a warning line if the fast nutpie compile fails and the stock one is
         used instead (see :func:`rlrecover.nutpie_compile.compile_model`).
+    cores : int, default 1
+        Threads nutpie runs the chains of one fit on (``min(cores, chains)`` at once).
+        Each chain has its own random stream, so the draws do not depend on it.
 
     Notes
     -----
@@ -252,10 +205,17 @@ def sample_posteriors(
     PosteriorFit
         One per dataset, in input order. A dataset whose sampling raises yields a
         fit with ``error`` set; the others still run.
+
+    Raises
+    ------
+    rlrecover.interrupt.Cancelled
+        When the run is asked to stop (Ctrl-C), between datasets or while sampling
+        (nutpie stops within half a second).
     """
     runner = None
     n_trials = None
     for key, actions, rewards, seed in datasets:
+        check_cancel()
         actions = np.ascontiguousarray(actions, dtype=np.int64)
         rewards = np.ascontiguousarray(rewards, dtype=np.int64)
         compile_seconds = 0.0
@@ -272,7 +232,7 @@ def sample_posteriors(
                     f"all datasets of one call need the same n_trials: {n_trials} "
                     f"then {actions.shape[0]}"
                 )
-            draws, div = runner(actions, rewards, int(seed))
+            draws, div = runner(actions, rewards, int(seed), int(cores))
             rhat, ess_bulk, ess_tail = posterior_diagnostics(draws)
             yield PosteriorFit(
                 key=key,
@@ -284,6 +244,8 @@ def sample_posteriors(
                 seconds=time.perf_counter() - start,
                 compile_seconds=compile_seconds,
             )
+        except Cancelled:
+            raise
         except Exception as exc:  # a failed dataset must not lose the others
             yield PosteriorFit(
                 key=key,
@@ -292,58 +254,3 @@ def sample_posteriors(
                 compile_seconds=compile_seconds,
                 error=f"{type(exc).__name__}: {exc}",
             )
-
-
-def posterior_summary(
-    draws: dict[str, np.ndarray],
-    truth: dict[str, float],
-    levels: Sequence[float],
-) -> dict[str, float]:
-    """Point estimates, sd, central intervals and CDF at the truth from posterior draws.
-
-    Parameters
-    ----------
-    draws : dict of str to numpy.ndarray
-        Draws of each parameter, any shape (chains x draws is flattened).
-    truth : dict of str to float
-        True value of each parameter.
-    levels : sequence of float
-        Levels of the central intervals.
-
-    Returns
-    -------
-    dict
-        ``{p}_est`` (posterior mean), ``{p}_median``, ``{p}_sd``, ``{p}_cdf_true`` (share
-        of draws <= truth), ``{p}_mcse`` (Monte Carlo standard error of the mean,
-        ``arviz.mcse``), the interval bounds of each level and, for two parameters,
-        ``ab_corr`` (correlation of their draws).
-    """
-    from rlrecover.exact import mcse_mean
-
-    out: dict[str, float] = {}
-    flat = {}
-    for p, x in draws.items():
-        x = np.asarray(x, dtype=float)
-        # Monte Carlo standard error of the mean, from the (chains, draws) array.
-        out[f"{p}_mcse"] = mcse_mean(np.atleast_2d(x))
-        x = flat[p] = x.ravel()
-        out[f"{p}_est"] = float(np.mean(x))
-        out[f"{p}_median"] = float(np.median(x))
-        out[f"{p}_sd"] = float(np.std(x, ddof=1))
-        out[f"{p}_cdf_true"] = float(np.mean(x <= truth[p]))
-        for level in levels:
-            lo, hi = interval_columns(p, level)
-            q = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
-            out[lo] = float(q[0])
-            out[hi] = float(q[1])
-    if len(flat) == 2:
-        a, b = flat.values()
-        out[PAIR_CORR] = _pearson(a, b)
-    return out
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Correlation of two samples; NaN if either is constant."""
-    da, db = a - a.mean(), b - b.mean()
-    denom = float(np.sqrt((da @ da) * (db @ db)))
-    return float((da @ db) / denom) if denom > 0 else float("nan")

@@ -315,10 +315,10 @@ class Settings:
 
     seed: int
     task: TaskSettings
-    priors: Priors
-    sampler: SamplerSettings
-    mle: MLESettings
-    coverage_levels: tuple[float, ...]
+    priors: Priors | None
+    sampler: SamplerSettings | None
+    mle: MLESettings | None
+    coverage_levels: tuple[float, ...] | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -327,9 +327,11 @@ class Settings:
         Parameters
         ----------
         config : mapping
-            The workflow config with its defaults filled in (or the subset of its
-            sections that a job receives: ``seed``, ``task``, ``priors``,
-            ``sampler``, ``mle``, ``coverage_levels``).
+            The workflow config with its defaults filled in, or the subset of its
+            sections that a job receives: ``seed`` and ``task`` always, and those of
+            ``priors``, ``sampler``, ``mle``, ``coverage_levels`` the job uses (a job
+            that does not receive a section gets None for it, so it cannot depend on
+            it by accident).
 
         Returns
         -------
@@ -338,13 +340,18 @@ class Settings:
         Raises
         ------
         KeyError
-            If a section or key is missing (the config was not validated).
+            If ``seed`` or ``task``, or a key of a given section, is missing (the
+            config was not validated).
         """
+
+        def optional(name, build):
+            return build(config[name]) if name in config else None
+
         return cls(
             seed=int(config["seed"]),
             task=TaskSettings.from_config(config["task"]),
-            priors=Priors.from_config(config["priors"]),
-            sampler=SamplerSettings.from_config(config["sampler"]),
-            mle=MLESettings.from_config(config["mle"]),
-            coverage_levels=tuple(float(x) for x in config["coverage_levels"]),
+            priors=optional("priors", Priors.from_config),
+            sampler=optional("sampler", SamplerSettings.from_config),
+            mle=optional("mle", MLESettings.from_config),
+            coverage_levels=optional("coverage_levels", lambda x: tuple(float(v) for v in x)),
         )

@@ -8,14 +8,16 @@ calibration draws a truth per dataset (:func:`fit_datasets` with one
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from rlrecover.config import Settings
 from rlrecover.data import iter_datasets
+from rlrecover.interrupt import check_cancel
 from rlrecover.seeds import derive_seed
 from rlrecover.summary import (
     METHODS,
@@ -26,7 +28,18 @@ from rlrecover.summary import (
     summary_columns,
 )
 
-__all__ = ["BAYES_KINDS", "DatasetSpec", "fit_cell", "fit_datasets"]
+if TYPE_CHECKING:
+    from rlrecover.bayes import PosteriorFit
+    from rlrecover.checkpoint import Checkpoints
+
+__all__ = [
+    "BAYES_KINDS",
+    "DatasetSpec",
+    "fit_cell",
+    "fit_datasets",
+    "sample_datasets",
+    "summarize_posteriors",
+]
 
 #: The PyMC model each Bayesian method fits.
 BAYES_KINDS = {"pymc_potential": "potential", "pymc_bernoulli": "bernoulli"}
@@ -68,6 +81,7 @@ def _mle_rows(data, spec_of, settings, log) -> Iterator[dict]:
 
     levels = settings.coverage_levels
     for rep, actions, rewards in iter_datasets(data):
+        check_cancel()
         spec = spec_of(rep)
         row = _row(levels, "mle", spec, rep, len(actions))
         start = time.perf_counter()
@@ -103,22 +117,73 @@ def _mle_rows(data, spec_of, settings, log) -> Iterator[dict]:
         yield row
 
 
-def _bayes_rows(method, data, spec_of, settings, log) -> Iterator[dict]:
-    from rlrecover.bayes import posterior_summary, sample_posteriors
+def sample_datasets(
+    method: str,
+    data: pd.DataFrame,
+    spec_of: Callable[[int], DatasetSpec],
+    settings: Settings,
+    log: Callable[[str], None] = print,
+    cores: int = 1,
+    checkpoints: Checkpoints | None = None,
+) -> list[PosteriorFit]:
+    """Sample the posterior of every dataset of a table with one Bayesian method.
 
-    levels = settings.coverage_levels
-    datasets = [
+    Parameters
+    ----------
+    method : {"pymc_potential", "pymc_bernoulli"}
+        Bayesian method.
+    data : pandas.DataFrame
+        Datasets, columns ``replicate, trial, action, reward``.
+    spec_of : callable
+        ``spec_of(replicate)`` -> :class:`DatasetSpec`.
+    settings : Settings
+        Seed, task, priors and sampler settings (coverage levels are not used).
+    log : callable, default print
+        Receives one line per dataset.
+    cores : int, default 1
+        Threads per fit (see :func:`rlrecover.bayes.sample_posteriors`); the draws do
+        not depend on it.
+    checkpoints : Checkpoints, optional
+        Where each finished dataset is saved and looked up first, so that a job
+        stopped half-way fits only the missing datasets when it runs again.
+
+    Returns
+    -------
+    list of PosteriorFit
+        One per replicate, in table order; a failed fit has ``error`` set.
+
+    Raises
+    ------
+    rlrecover.interrupt.Cancelled
+        If the run is stopped (Ctrl-C); the datasets finished so far are checkpointed.
+    """
+    from rlrecover.bayes import sample_posteriors
+
+    if method not in BAYES_KINDS:
+        raise ValueError(f"not a Bayesian method: {method!r}; choose from {list(BAYES_KINDS)}")
+    datasets = list(iter_datasets(data))
+    done: dict[int, PosteriorFit] = {}
+    if checkpoints is not None:
+        for rep, actions, rewards in datasets:
+            fit = checkpoints.load(rep, actions, rewards)
+            if fit is not None:
+                done[rep] = fit
+        if done:
+            log(f"{method}: {len(done)} datasets taken from checkpoints of an earlier run")
+    todo = [
         (rep, actions, rewards, _fit_seed(settings, method, spec_of(rep)))
-        for rep, actions, rewards in iter_datasets(data)
+        for rep, actions, rewards in datasets
+        if rep not in done
     ]
-    n_trials = {rep: len(actions) for rep, actions, _, _ in datasets}
+    data_of = {rep: (actions, rewards) for rep, actions, rewards in datasets}
     fits = sample_posteriors(
         BAYES_KINDS[method],
-        datasets,
+        todo,
         settings.sampler,
         priors=settings.priors,
         q_init=settings.task.q_init,
         log=log,
+        cores=cores,
     )
     for fit in fits:
         if fit.compile_seconds:
@@ -126,8 +191,49 @@ def _bayes_rows(method, data, spec_of, settings, log) -> Iterator[dict]:
                 f"{method}: model ready in {fit.compile_seconds:.2f} s "
                 "(built and compiled once per process)"
             )
+        if checkpoints is not None and not fit.error:
+            checkpoints.save(fit, *data_of[fit.key])
+        line = f"{method} {spec_of(fit.key).cell} replicate {fit.key}: {fit.seconds:.3f} s, "
+        line += f"failed ({fit.error})" if fit.error else "sampled"
+        log(line)
+        done[fit.key] = fit
+    return [done[rep] for rep, _, _ in datasets]
+
+
+def summarize_posteriors(
+    method: str,
+    fits: Sequence[PosteriorFit],
+    spec_of: Callable[[int], DatasetSpec],
+    n_trials: int | Mapping[int, int],
+    levels: Sequence[float],
+) -> pd.DataFrame:
+    """Result rows of posterior fits: estimates, intervals at ``levels``, diagnostics.
+
+    Parameters
+    ----------
+    method : {"pymc_potential", "pymc_bernoulli"}
+        The method that produced the fits.
+    fits : sequence of PosteriorFit
+        One per dataset (``key`` is the replicate number).
+    spec_of : callable
+        ``spec_of(replicate)`` -> :class:`DatasetSpec`.
+    n_trials : int or mapping of int to int
+        Trials per dataset, the same for all or by replicate.
+    levels : sequence of float
+        Levels of the central intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per fit, columns :func:`rlrecover.summary.summary_columns`.
+    """
+    from rlrecover.bayes import posterior_summary
+
+    rows = []
+    for fit in fits:
         spec = spec_of(fit.key)
-        row = _row(levels, method, spec, fit.key, n_trials[fit.key])
+        n = n_trials if isinstance(n_trials, int) else n_trials[fit.key]
+        row = _row(levels, method, spec, fit.key, n)
         if fit.error:
             row.update(status="failed", error=fit.error)
         else:
@@ -139,7 +245,8 @@ def _bayes_rows(method, data, spec_of, settings, log) -> Iterator[dict]:
                 divergences=fit.divergences,
             )
         row["seconds"] = fit.seconds
-        yield row
+        rows.append(row)
+    return pd.DataFrame(rows, columns=summary_columns(levels))
 
 
 def fit_datasets(
@@ -175,10 +282,11 @@ def fit_datasets(
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
-    if method == "mle":
-        rows = _mle_rows(data, spec_of, settings, log)
-    else:
-        rows = _bayes_rows(method, data, spec_of, settings, log)
+    if method != "mle":
+        fits = sample_datasets(method, data, spec_of, settings, log)
+        n_trials = {rep: len(actions) for rep, actions, _ in iter_datasets(data)}
+        return summarize_posteriors(method, fits, spec_of, n_trials, settings.coverage_levels)
+    rows = _mle_rows(data, spec_of, settings, log)
     out = []
     for row in rows:
         line = f"{method} {row['cell']} replicate {row['replicate']}: {row['seconds']:.3f} s, "

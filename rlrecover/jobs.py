@@ -18,8 +18,10 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from rlrecover.interrupt import Cancelled, check_cancel
 from rlrecover.summary import read_recovery, summary_columns
 
 __all__ = [
@@ -27,17 +29,18 @@ __all__ = [
     "aggregate_job",
     "exact_job",
     "exact_table_job",
-    "fit_job",
+    "fit_bayes_job",
+    "fit_mle_job",
     "job_log",
     "plots_job",
     "report_job",
     "rmse_targets",
-    "sbc_fit_job",
     "sbc_plots_job",
     "sbc_simulate_job",
     "sbc_tables_job",
     "simulate_job",
     "single_thread_blas",
+    "summarize_job",
     "tables_job",
 ]
 
@@ -66,6 +69,9 @@ def job_log(path: PathLike) -> Iterator[Callable[[str], None]]:
 
         try:
             yield log
+        except Cancelled as exc:
+            log(str(exc))
+            raise
         except BaseException:
             log(traceback.format_exc())
             raise
@@ -135,75 +141,204 @@ def simulate_job(
         log(f"wrote {len(data)} rows to {output}")
 
 
-def _fit_tables(data_path, outputs, methods, settings, spec_of, what, replicates, log) -> None:
-    """Fit every dataset of a data table with each method; one result table per method.
+def _unit_specs(settings, unit: Mapping[str, Any]):
+    """What a fit job needs to know of its datasets: ``(spec_of, what, replicates)``.
 
-    The table is first checked against the config (the replicates and trials it must
-    hold), so a damaged file fails the job with the file, replicate and problem named.
+    ``unit`` is ``{"truth": {param: value}}`` for a grid cell (replicates 0..R-1 from
+    the config) or ``{"sbc": (start, stop)}`` for a batch of SBC datasets, whose truths
+    are drawn again from the priors with each dataset's own generator.
+    """
+    from rlrecover.data import sbc_truth
+    from rlrecover.fitting import DatasetSpec
+    from rlrecover.summary import cell_label
+
+    if "sbc" in unit:
+        start, stop = (int(i) for i in unit["sbc"])
+
+        def sbc_spec(rep: int) -> DatasetSpec:
+            truth = sbc_truth(settings.seed, rep, settings.priors)
+            return DatasetSpec(truth, "sbc", ("sbc", int(rep)))
+
+        return sbc_spec, f"SBC datasets {start}..{stop - 1}", range(start, stop)
+    truth = {p: float(v) for p, v in unit["truth"].items()}
+    cell = cell_label(truth)
+
+    def cell_spec(rep: int) -> DatasetSpec:
+        return DatasetSpec(truth, cell, (*truth.values(), int(rep)))
+
+    what = ", ".join(f"{p}={v}" for p, v in truth.items())
+    return cell_spec, what, range(int(unit["replicates"]))
+
+
+def _checked_data(data_path: PathLike, replicates: range, n_trials: int) -> pd.DataFrame:
+    """The data table, checked against the config: its replicates, trials and values.
+
+    A damaged file fails the job with the file, replicate and problem named.
     """
     from rlrecover.data import check_datasets
-    from rlrecover.fitting import fit_datasets
 
-    columns = summary_columns(settings.coverage_levels)
     data = pd.read_csv(data_path, sep="\t")
-    check_datasets(data, replicates, settings.task.n_trials, str(data_path))
-    for method, path in zip(methods, outputs, strict=True):
-        n = data["replicate"].nunique()
-        log(f"fitting {n} datasets of {what} with {method}")
-        result = fit_datasets(method, data, spec_of, settings, log)
-        if list(result.columns) != columns:
-            raise ValueError(f"fit_datasets returned columns {list(result.columns)}")
-        result.to_csv(path, sep="\t", index=False)
-        log(f"wrote {len(result)} rows to {path}")
+    check_datasets(data, replicates, n_trials, str(data_path))
+    return data
 
 
-def fit_job(
+def _write_table(table: pd.DataFrame, path: PathLike, columns: list[str], log) -> None:
+    if list(table.columns) != columns:
+        raise ValueError(f"result table has columns {list(table.columns)}, not {columns}")
+    table.to_csv(path, sep="\t", index=False)
+    log(f"wrote {len(table)} rows to {path}")
+
+
+def fit_mle_job(
     data_path: PathLike,
-    outputs: Sequence[PathLike],
-    methods: Sequence[str],
+    output: PathLike,
     fit_config: Mapping[str, Any],
-    truth: Mapping[str, float],
+    unit: Mapping[str, Any],
     log_path: PathLike,
 ) -> None:
-    """Fit one grid cell with every configured method; write one table per method.
+    """Fit the datasets of one grid cell or SBC batch by maximum likelihood.
 
     Parameters
     ----------
     data_path : path-like
-        The cell's datasets (``results/data/...tsv``).
-    outputs : sequence of path-like
-        One fit table per method, in the order of ``methods``.
-    methods : sequence of str
-        Fitting methods.
+        The datasets (``results/data/...tsv`` or ``results/sbc/data/batch~K.tsv``).
+    output : path-like
+        The result table (``results/fits/mle/...tsv``).
     fit_config : mapping
-        The validated config sections a fit depends on (``seed``, ``task`` with this
-        job's number of trials, ``replicates``, ``priors``, ``sampler``, ``mle``,
-        ``coverage_levels``).
-    truth : mapping of str to float
-        True value of each parameter (the cell).
+        The validated config sections the fit depends on: ``seed``, ``task`` with this
+        job's number of trials, ``mle``, ``coverage_levels`` (the Wald intervals), and
+        ``priors`` for SBC (to draw the truths again). Nothing of the sampler.
+    unit : mapping
+        ``{"truth": {param: value}, "replicates": R}`` for a cell, or
+        ``{"sbc": (start, stop)}`` for an SBC batch.
     log_path : path-like
         The job's log: one line per dataset, and the traceback if the job fails.
-
-    Raises
-    ------
-    Exception
-        Whatever made the job fail, after its traceback was written to the log.
     """
     from rlrecover.config import Settings
-    from rlrecover.fitting import DatasetSpec
-    from rlrecover.summary import cell_label
+    from rlrecover.fitting import fit_datasets
 
     settings = Settings.from_config(fit_config)
-    truth = {p: float(v) for p, v in truth.items()}
-    cell = cell_label(truth)
+    spec_of, what, replicates = _unit_specs(settings, unit)
+    with job_log(log_path) as log:
+        data = _checked_data(data_path, replicates, settings.task.n_trials)
+        log(f"fitting {len(replicates)} datasets of {what} with mle")
+        table = fit_datasets("mle", data, spec_of, settings, log)
+        _write_table(table, output, summary_columns(settings.coverage_levels), log)
 
-    def spec_of(rep: int) -> DatasetSpec:
-        return DatasetSpec(truth, cell, (*truth.values(), int(rep)))
 
-    what = ", ".join(f"{p}={v}" for p, v in truth.items())
-    replicates = range(int(fit_config["replicates"]))
+def fit_bayes_job(
+    data_path: PathLike,
+    outputs: Sequence[PathLike],
+    methods: Sequence[str],
+    fit_config: Mapping[str, Any],
+    unit: Mapping[str, Any],
+    checkpoint_dir: PathLike,
+    threads: int,
+    log_path: PathLike,
+) -> None:
+    """Sample the posterior of every dataset of a cell or SBC batch with each PyMC model.
+
+    The draws and diagnostics go to one ``.npz`` file per method
+    (:func:`rlrecover.posterior.save_fits`); :func:`summarize_job` turns them into
+    result rows. Each finished dataset is also checkpointed under ``checkpoint_dir``
+    (:class:`rlrecover.checkpoint.Checkpoints`), so a job that was stopped refits only
+    the datasets it had not finished; the checkpoints are deleted once the outputs
+    are written. On Ctrl-C the job stops within a second
+    (:class:`rlrecover.interrupt.Cancelled`).
+
+    Parameters
+    ----------
+    data_path : path-like
+        The datasets.
+    outputs : sequence of path-like
+        One draws file per method, in the order of ``methods``.
+    methods : sequence of str
+        PyMC methods (``pymc_potential``, ``pymc_bernoulli``).
+    fit_config : mapping
+        The validated config sections the draws depend on: ``seed``, ``task`` with
+        this job's number of trials, ``priors``, ``sampler``. Nothing of the MLE or
+        of the coverage levels.
+    unit : mapping
+        As :func:`fit_mle_job`.
+    checkpoint_dir : path-like
+        The job's checkpoint directory.
+    threads : int
+        Threads nutpie runs a fit's chains on; the draws do not depend on it.
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover.checkpoint import Checkpoints
+    from rlrecover.config import Settings
+    from rlrecover.fitting import sample_datasets
+    from rlrecover.posterior import save_fits
+
+    settings = Settings.from_config(fit_config)
+    spec_of, what, replicates = _unit_specs(settings, unit)
+    context = {k: fit_config[k] for k in sorted(fit_config)}
     with job_log(log_path) as log, single_thread_blas():
-        _fit_tables(data_path, outputs, methods, settings, spec_of, what, replicates, log)
+        data = _checked_data(data_path, replicates, settings.task.n_trials)
+        stores = [Checkpoints(checkpoint_dir, m, context) for m in methods]
+        for method, path, store in zip(methods, outputs, stores, strict=True):
+            log(f"sampling {len(replicates)} datasets of {what} with {method}")
+            fits = sample_datasets(
+                method, data, spec_of, settings, log, cores=int(threads), checkpoints=store
+            )
+            save_fits(path, fits)
+            log(f"wrote the draws of {len(fits)} datasets to {path}")
+        for store in stores:
+            store.clear()
+
+
+def summarize_job(
+    draws_paths: Sequence[PathLike],
+    outputs: Sequence[PathLike],
+    methods: Sequence[str],
+    summary_config: Mapping[str, Any],
+    unit: Mapping[str, Any],
+    log_path: PathLike,
+) -> None:
+    """Result tables of stored posterior draws: estimates, intervals and diagnostics.
+
+    Only this job depends on the coverage levels, so changing them recomputes the
+    summaries from the draws without sampling again.
+
+    Parameters
+    ----------
+    draws_paths : sequence of path-like
+        One draws file per method (written by :func:`fit_bayes_job`).
+    outputs : sequence of path-like
+        One result table per method (``results/fits/<method>/...tsv``).
+    methods : sequence of str
+        The PyMC methods, in the order of the paths.
+    summary_config : mapping
+        ``seed``, ``task`` (this job's number of trials), ``coverage_levels``, and
+        ``priors`` for SBC (the truths).
+    unit : mapping
+        As :func:`fit_mle_job`.
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover.config import Settings
+    from rlrecover.fitting import summarize_posteriors
+    from rlrecover.posterior import load_fits
+
+    settings = Settings.from_config(summary_config)
+    spec_of, what, replicates = _unit_specs(settings, unit)
+    levels = settings.coverage_levels
+    with job_log(log_path) as log:
+        for method, source, path in zip(methods, draws_paths, outputs, strict=True):
+            fits = load_fits(source)
+            keys = [int(f.key) for f in fits]
+            if keys != list(replicates):
+                raise ValueError(
+                    f"{source} holds datasets {keys}, the config asks for {list(replicates)}"
+                )
+            log(f"summarizing {len(fits)} {method} fits of {what}")
+            table = summarize_posteriors(method, fits, spec_of, settings.task.n_trials, levels)
+            for row in table.itertuples():
+                line = f"{method} {row.cell} replicate {row.replicate}: {row.seconds:.3f} s, "
+                log(line + str(row.status) + (f" ({row.error})" if row.error else ""))
+            _write_table(table, path, summary_columns(levels), log)
 
 
 def sbc_simulate_job(
@@ -237,49 +372,6 @@ def sbc_simulate_job(
         )
         data.to_csv(output, sep="\t", index=False)
         log(f"wrote {len(data)} rows to {output}")
-
-
-def sbc_fit_job(
-    data_path: PathLike,
-    outputs: Sequence[PathLike],
-    methods: Sequence[str],
-    fit_config: Mapping[str, Any],
-    indices: Sequence[int],
-    log_path: PathLike,
-) -> None:
-    """Fit a batch of SBC datasets with every configured method.
-
-    Each dataset's truth is drawn again from its own generator, as when it was
-    simulated; its result rows have ``cell`` "sbc" and ``replicate`` its SBC index.
-
-    Parameters
-    ----------
-    data_path : path-like
-        The batch's data table.
-    outputs : sequence of path-like
-        One fit table per method, in the order of ``methods``.
-    methods : sequence of str
-        Fitting methods.
-    fit_config : mapping
-        As :func:`fit_job` (``task`` with the SBC number of trials).
-    indices : sequence of int
-        ``(start, stop)``: the batch's SBC indices are ``range(start, stop)``.
-    log_path : path-like
-        The job's log.
-    """
-    from rlrecover.config import Settings
-    from rlrecover.data import sbc_truth
-    from rlrecover.fitting import DatasetSpec
-
-    settings = Settings.from_config(fit_config)
-
-    def spec_of(rep: int) -> DatasetSpec:
-        truth = sbc_truth(settings.seed, rep, settings.priors)
-        return DatasetSpec(truth, "sbc", ("sbc", int(rep)))
-
-    start, stop = (int(i) for i in indices)
-    with job_log(log_path) as log, single_thread_blas():
-        _fit_tables(data_path, outputs, methods, settings, spec_of, "SBC", range(start, stop), log)
 
 
 def aggregate_job(inputs: Sequence[PathLike], output: PathLike, log_path: PathLike) -> None:
@@ -493,7 +585,7 @@ EXACT_COLUMNS = [
 
 def exact_job(
     data_path: PathLike,
-    fit_paths: Mapping[str, PathLike],
+    draws_paths: Mapping[str, PathLike],
     output: PathLike,
     exact_config: Mapping[str, Any],
     replicates: Sequence[int],
@@ -506,8 +598,12 @@ def exact_job(
     ----------
     data_path : path-like
         A data table (a grid cell's, or an SBC batch's).
-    fit_paths : mapping of str to path-like
-        The PyMC fit tables of those datasets, by method.
+    draws_paths : mapping of str to path-like
+        The posterior draws of those datasets, by PyMC method (written by
+        :func:`fit_bayes_job`). The MCMC mean, its Monte Carlo error and the CDF at
+        the truth are computed from them as in the result tables
+        (:func:`rlrecover.posterior.posterior_summary`), so the check does not depend
+        on the coverage levels.
     output : path-like
         The check's table (columns :data:`EXACT_COLUMNS`).
     exact_config : mapping
@@ -522,7 +618,9 @@ def exact_job(
     from rlrecover.config import TaskSettings
     from rlrecover.data import iter_datasets, sbc_truth
     from rlrecover.exact import compare_with_mcmc, exact_posterior
+    from rlrecover.posterior import load_fits, posterior_summary
     from rlrecover.qlearning import PARAMS, Priors
+    from rlrecover.summary import cell_label
 
     task = TaskSettings.from_config(exact_config["task"])
     priors = Priors.from_config(exact_config["priors"])
@@ -530,28 +628,33 @@ def exact_job(
     wanted = {int(r) for r in replicates}
     with job_log(log_path) as log:
         data = pd.read_csv(data_path, sep="\t")
-        fits = {m: read_recovery(p) for m, p in fit_paths.items()}
+        fits = {m: {int(f.key): f for f in load_fits(p)} for m, p in draws_paths.items()}
         rows = []
         for rep, actions, rewards in iter_datasets(data[data["replicate"].isin(wanted)]):
+            check_cancel()
             true = dict(truth) if truth is not None else sbc_truth(seed, rep, priors)
             start = time.perf_counter()
             exact = exact_posterior(actions, rewards, priors, task.q_init, truth=true)
             log(f"replicate {rep}: exact posterior in {time.perf_counter() - start:.2f} s")
-            for method, table in fits.items():
-                fit = table[table["replicate"] == rep]
-                if fit.empty:
-                    raise ValueError(f"{fit_paths[method]} has no row for replicate {rep}")
-                fit = fit.iloc[0]
-                est = {p: float(fit[f"{p}_est"]) for p in PARAMS}
-                mcse = {p: float(fit[f"{p}_mcse"]) for p in PARAMS}
-                cdf = {p: float(fit[f"{p}_cdf_true"]) for p in PARAMS}
+            for method, by_rep in fits.items():
+                fit = by_rep.get(rep)
+                if fit is None:
+                    raise ValueError(f"{draws_paths[method]} has no fit of replicate {rep}")
+                if fit.error:
+                    summary = {f"{p}_{k}": np.nan for p in PARAMS for k in ("est", "mcse")}
+                    summary.update({f"{p}_cdf_true": np.nan for p in PARAMS})
+                else:
+                    summary = posterior_summary(fit.draws, true, ())
+                est = {p: float(summary[f"{p}_est"]) for p in PARAMS}
+                mcse = {p: float(summary[f"{p}_mcse"]) for p in PARAMS}
+                cdf = {p: float(summary[f"{p}_cdf_true"]) for p in PARAMS}
                 cmp = compare_with_mcmc(exact, est, mcse, cdf)
                 for p in PARAMS:
                     rows.append(
                         {
                             "method": method,
-                            "cell": fit["cell"],
-                            "n_trials": int(fit["n_trials"]),
+                            "cell": "sbc" if truth is None else cell_label(true),
+                            "n_trials": task.n_trials,
                             "replicate": rep,
                             "parameter": p,
                             "true_value": true[p],
@@ -563,8 +666,8 @@ def exact_job(
                             "mcmc_cdf_true": cdf[p],
                             "z": cmp[f"{p}_z"],
                             "cdf_diff": cmp[f"{p}_cdf_diff"],
-                            "divergences": fit["divergences"],
-                            "status": fit["status"],
+                            "divergences": float(fit.divergences),
+                            "status": "failed" if fit.error else "ok",
                         }
                     )
         out = pd.DataFrame(rows, columns=EXACT_COLUMNS)

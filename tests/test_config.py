@@ -142,9 +142,12 @@ def test_default_config_dry_run_lists_every_job(workdir):
         counts[parts[0]] = int(parts[1])
     cells = 25 * 3  # 5 x 5 grid at 3 numbers of trials
     assert counts["simulate"] == cells
-    assert counts["fit"] == cells  # one job per cell fits every method
+    # One MLE job, one sampling job (both PyMC models) and one summary job per cell.
+    assert counts["fit_mle"] == counts["fit_bayes"] == counts["summarize"] == cells
     assert counts["exact"] == cells  # the first dataset of each cell is checked
-    assert counts["sbc_simulate"] == counts["sbc_fit"] == 200 // 25
+    batches = 200 // 25
+    assert counts["sbc_simulate"] == counts["sbc_fit_mle"] == counts["sbc_fit_bayes"] == batches
+    assert counts["sbc_summarize"] == batches
     assert counts["sbc_exact"] == 2  # the first 50 SBC datasets: batches 0 and 1
     for rule in ("aggregate", "sbc_aggregate", "tables", "sbc_tables", "plots", "sbc_plots"):
         assert counts[rule] == 1, rule

@@ -1,11 +1,13 @@
-"""rlrecover.jobs: the fit job as a plain function, and its scoped BLAS thread limit."""
+"""rlrecover.jobs: the fit jobs as plain functions, and their scoped BLAS thread limit."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import default_config
@@ -16,14 +18,14 @@ from rlrecover.config import TaskSettings
 from rlrecover.data import simulate_cell
 from rlrecover.summary import read_recovery, summary_columns
 
-FIT_SECTIONS = ("seed", "task", "replicates", "mle", "priors", "sampler", "coverage_levels")
+MLE_SECTIONS = ("seed", "task", "mle", "coverage_levels")
 TRUTH = {"alpha": 0.4, "beta": 3.0}
+UNIT = {"truth": TRUTH, "replicates": 3}
 
 
-def fit_config(**overrides):
-    overrides.setdefault("replicates", 3)
+def fit_config(sections=MLE_SECTIONS, **overrides):
     cfg = default_config(task={"n_trials": 30}, coverage_levels=[0.5, 0.9], **overrides)
-    return {k: cfg[k] for k in FIT_SECTIONS}
+    return {k: cfg[k] for k in sections}
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def data_file(tmp_path):
 def test_fit_job_writes_one_table_per_method_and_logs_each_dataset(tmp_path, data_file):
     out = tmp_path / "mle.tsv"
     log = tmp_path / "fit.log"
-    jobs.fit_job(data_file, [out], ["mle"], fit_config(), TRUTH, log)
+    jobs.fit_mle_job(data_file, out, fit_config(), UNIT, log)
     table = read_recovery(out)
     assert list(table.columns) == summary_columns([0.5, 0.9])
     assert list(table["replicate"]) == [0, 1, 2]
@@ -55,17 +57,10 @@ def test_fit_job_logs_the_traceback_and_raises(tmp_path):
     log = tmp_path / "fit.log"
     missing = tmp_path / "no-such-data.tsv"
     with pytest.raises(FileNotFoundError):
-        jobs.fit_job(missing, [tmp_path / "mle.tsv"], ["mle"], fit_config(), TRUTH, log)
+        jobs.fit_mle_job(missing, tmp_path / "mle.tsv", fit_config(), UNIT, log)
     text = log.read_text()
     assert "Traceback" in text and "no-such-data.tsv" in text
     assert not (tmp_path / "mle.tsv").exists()
-
-
-def test_fit_job_needs_one_output_per_method(tmp_path, data_file):
-    with pytest.raises(ValueError, match=r"shorter|longer"):
-        jobs.fit_job(
-            data_file, [tmp_path / "a.tsv"], ["mle", "mle"], fit_config(), TRUTH, tmp_path / "l"
-        )
 
 
 _OVERLAPPING_JOBS = """
@@ -121,7 +116,7 @@ def test_fit_job_output_matches_fit_cell(tmp_path, data_file):
     from rlrecover.fitting import fit_cell
 
     out = tmp_path / "mle.tsv"
-    jobs.fit_job(data_file, [out], ["mle"], fit_config(), TRUTH, tmp_path / "fit.log")
+    jobs.fit_mle_job(data_file, out, fit_config(), UNIT, tmp_path / "fit.log")
     settings = default_settings(task={"n_trials": 30}, coverage_levels=[0.5, 0.9])
     direct = fit_cell("mle", pd.read_csv(data_file, sep="\t"), TRUTH, settings, lambda _: None)
     cols = ["alpha_est", "beta_est", "nll", "alpha_lower_90", "beta_upper_90"]
@@ -141,7 +136,8 @@ def test_summary_jobs_chain_from_fit_tables_to_the_report(tmp_path):
         jobs.simulate_job(data, sim_cfg, truth, tmp_path / f"sim_{beta:g}.log")
         assert len(pd.read_csv(data, sep="\t")) == 3 * 30
         out = tmp_path / f"fit_{beta:g}.tsv"
-        jobs.fit_job(data, [out], ["mle"], fit_config(), truth, tmp_path / f"fit_{beta:g}.log")
+        unit = {"truth": truth, "replicates": 3}
+        jobs.fit_mle_job(data, out, fit_config(), unit, tmp_path / f"fit_{beta:g}.log")
         fits.append(out)
     recovery = tmp_path / "recovery.tsv"
     jobs.aggregate_job(fits, recovery, tmp_path / "aggregate.log")
@@ -150,10 +146,11 @@ def test_summary_jobs_chain_from_fit_tables_to_the_report(tmp_path):
     assert body[1:] == [line for f in fits for line in f.read_text().splitlines()[1:]]
 
     sbc_data, sbc_fit = tmp_path / "sbc_data.tsv", tmp_path / "sbc_fit.tsv"
-    sbc_cfg = {k: fit_config()[k] for k in ("seed", "task", "priors")}
+    sbc_cfg = fit_config(("seed", "task", "priors"))
     jobs.sbc_simulate_job(sbc_data, sbc_cfg, (0, 5), tmp_path / "sbc_sim.log")
     assert sorted(pd.read_csv(sbc_data, sep="\t")["replicate"].unique()) == list(range(5))
-    jobs.sbc_fit_job(sbc_data, [sbc_fit], ["mle"], fit_config(), (0, 5), tmp_path / "sbc_fit.log")
+    sbc_mle_cfg = fit_config((*MLE_SECTIONS, "priors"))
+    jobs.fit_mle_job(sbc_data, sbc_fit, sbc_mle_cfg, {"sbc": (0, 5)}, tmp_path / "sbc_fit.log")
     sbc_rows = read_recovery(sbc_fit)
     assert (sbc_rows["cell"] == "sbc").all() and len(sbc_rows) == 5
 
@@ -233,7 +230,113 @@ def test_a_damaged_data_file_fails_the_fit_job_and_names_the_problem(
     data_file.write_text("\n".join(lines) + "\n")
     out, log = tmp_path / "mle.tsv", tmp_path / "fit.log"
     with pytest.raises(ValueError) as err:
-        jobs.fit_job(data_file, [out], ["mle"], fit_config(), TRUTH, log)
+        jobs.fit_mle_job(data_file, out, fit_config(), UNIT, log)
     assert str(data_file) in str(err.value) and message in str(err.value), str(err.value)
     assert message in log.read_text()
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------
+# Sampling and summary jobs (slow: compile and run nutpie)
+# ---------------------------------------------------------------------------
+
+BAYES_SECTIONS = ("seed", "task", "priors", "sampler")
+SHORT_SAMPLER = {"chains": 2, "tune": 150, "draws": 150}
+
+
+def _bayes_config():
+    return fit_config(BAYES_SECTIONS, sampler=SHORT_SAMPLER)
+
+
+@pytest.mark.slow
+def test_sampling_then_summary_jobs_equal_fit_datasets_and_resume_from_checkpoints(
+    tmp_path, data_file
+):
+    from conftest import default_settings
+
+    from rlrecover.fitting import DatasetSpec, fit_datasets
+    from rlrecover.posterior import load_fits
+
+    methods = ["pymc_potential", "pymc_bernoulli"]
+    draws = [tmp_path / f"{m}.npz" for m in methods]
+    tables = [tmp_path / f"{m}.tsv" for m in methods]
+    ck = tmp_path / "checkpoints" / "cell"
+    jobs.fit_bayes_job(data_file, draws, methods, _bayes_config(), UNIT, ck, 2, tmp_path / "b.log")
+    assert not (tmp_path / "checkpoints").exists(), "checkpoints are removed after the job"
+    summary_cfg = fit_config(("seed", "task", "coverage_levels"))
+    jobs.summarize_job(draws, tables, methods, summary_cfg, UNIT, tmp_path / "s.log")
+
+    # The same numbers as fitting in one go (one thread), in every column but seconds.
+    settings = default_settings(
+        task={"n_trials": 30}, coverage_levels=[0.5, 0.9], sampler=SHORT_SAMPLER
+    )
+    data = pd.read_csv(data_file, sep="\t")
+
+    def spec_of(rep):
+        return DatasetSpec(TRUTH, "alpha~0.4/beta~3", (*TRUTH.values(), rep))
+
+    for method, table in zip(methods, tables, strict=True):
+        direct = fit_datasets(method, data, spec_of, settings, lambda _: None)
+        got = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
+        want = direct.astype(str).replace({"nan": "", "<NA>": ""})
+        cols = [c for c in got.columns if c != "seconds"]
+        written = tmp_path / "direct.tsv"
+        direct.to_csv(written, sep="\t", index=False)
+        want = pd.read_csv(written, sep="\t", dtype=str, keep_default_na=False)
+        pd.testing.assert_frame_equal(got[cols], want[cols])
+
+    # A rerun after an interruption: two datasets of the first method were finished.
+    fits = load_fits(draws[0])
+    from rlrecover.checkpoint import Checkpoints
+    from rlrecover.data import iter_datasets
+
+    context = {k: _bayes_config()[k] for k in sorted(_bayes_config())}
+    store = Checkpoints(ck, methods[0], context)
+    for (_, actions, rewards), fit in list(zip(iter_datasets(data), fits, strict=True))[:2]:
+        store.save(fit, actions, rewards)
+    again = [tmp_path / f"again_{m}.npz" for m in methods]
+    log = tmp_path / "again.log"
+    jobs.fit_bayes_job(data_file, again, methods, _bayes_config(), UNIT, ck, 1, log)
+    assert "pymc_potential: 2 datasets taken from checkpoints" in log.read_text()
+    assert log.read_text().count("pymc_potential alpha~0.4/beta~3 replicate") == 1
+    for a, b in zip(load_fits(draws[0]), load_fits(again[0]), strict=True):
+        assert all(np.array_equal(a.draws[p], b.draws[p]) for p in a.draws)
+
+
+@pytest.mark.slow
+def test_a_cancelled_sampling_job_stops_keeps_its_finished_datasets_and_writes_nothing(
+    tmp_path, data_file
+):
+    import threading
+
+    from rlrecover import interrupt
+
+    methods = ["pymc_potential"]
+    out, ck, log = tmp_path / "d.npz", tmp_path / "ck", tmp_path / "b.log"
+    cfg = fit_config(BAYES_SECTIONS, sampler={"chains": 2, "tune": 40000, "draws": 40000})
+
+    def cancel_after_first_dataset():
+        while "replicate 0:" not in (log.read_text() if log.exists() else ""):
+            time.sleep(0.05)
+        interrupt.CANCEL.set()  # while the second dataset samples
+        cancelled_at.append(time.perf_counter())
+
+    cancelled_at = []
+    watcher = threading.Thread(target=cancel_after_first_dataset, daemon=True)
+    interrupt.CANCEL.clear()
+    watcher.start()
+    try:
+        with pytest.raises(interrupt.Cancelled):
+            jobs.fit_bayes_job(data_file, [out], methods, cfg, UNIT, ck, 1, log)
+        stopped = time.perf_counter()
+    finally:
+        interrupt.CANCEL.clear()
+        watcher.join(5)
+    assert not out.exists()
+    assert "stopped on user request" in log.read_text()
+    kept = list((ck / "pymc_potential").glob("rep~*.npz"))
+    assert [p.name.split(".")[0] for p in kept] == ["rep~0"]
+    # nutpie is polled every half second: the job ends well before the second dataset
+    # would have (the first took as long as a whole dataset does).
+    first = float(log.read_text().split("replicate 0: ")[1].split(" s")[0])
+    assert stopped - cancelled_at[0] < min(2.0, first), (stopped - cancelled_at[0], first)

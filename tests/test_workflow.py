@@ -156,10 +156,18 @@ def test_report_has_every_section(run):
 
 @pytest.mark.slow
 def test_fit_logs_have_one_line_per_dataset(run):
-    log = (run / "results/logs/fit/trials~60/alpha~0.4/beta~8.log").read_text()
-    for method in METHODS:
-        for rep in range(TINY["replicates"]):
-            assert re.search(rf"{method} alpha~0.4/beta~8 replicate {rep}: [0-9.]+ s, ok", log)
+    cell = "trials~60/alpha~0.4/beta~8.log"
+    logs = {
+        "fit_mle": (run / f"results/logs/fit_mle/{cell}").read_text(),
+        "fit_bayes": (run / f"results/logs/fit_bayes/{cell}").read_text(),
+        "summarize": (run / f"results/logs/summarize/{cell}").read_text(),
+    }
+    for rep in range(TINY["replicates"]):
+        line = rf"alpha~0.4/beta~8 replicate {rep}: [0-9.]+ s"
+        assert re.search(rf"mle {line}, ok", logs["fit_mle"])
+        for method in METHODS[1:]:
+            assert re.search(rf"{method} {line}, sampled", logs["fit_bayes"])
+            assert re.search(rf"{method} {line}, ok", logs["summarize"])
 
 
 @pytest.mark.slow
@@ -174,9 +182,48 @@ def test_adding_a_grid_value_runs_only_the_new_work(run):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, flags=re.M))
     # The new cell at each number of trials; nothing for the existing cells or SBC.
     assert counts.get("simulate") == "2", proc.stdout + proc.stderr
-    assert counts.get("fit") == "2", proc.stdout + proc.stderr  # every method in one job
-    assert counts.get("exact") == "2", proc.stdout + proc.stderr
-    assert "sbc_fit" not in counts and "sbc_simulate" not in counts
+    for rule in ("fit_mle", "fit_bayes", "summarize", "exact"):
+        assert counts.get(rule) == "2", (rule, proc.stdout + proc.stderr)
+    assert not [rule for rule in counts if rule.startswith("sbc_")], counts
+
+
+def _dry_run_counts(run, **edits):
+    config = {**TINY, **edits}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    try:
+        proc = snakemake(run, "-n", "--quiet", "rules", timeout=300)
+    finally:
+        (run / "config.yaml").write_text(yaml.safe_dump(TINY))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, flags=re.M))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("edit", "runs", "stays"),
+    [
+        # Sampler settings: resample and summarise again; no MLE refit.
+        ({"sampler": {**TINY["sampler"], "draws": 200}}, ["fit_bayes", "summarize"], ["fit_mle"]),
+        (
+            {"sampler": {**TINY["sampler"], "target_accept": 0.9}},
+            ["sbc_fit_bayes"],
+            ["sbc_fit_mle"],
+        ),
+        # Coverage levels: summaries and Wald intervals only; nothing is resampled, and
+        # the exact check (which does not use intervals) stays.
+        ({"coverage_levels": [0.5, 0.8]}, ["summarize", "fit_mle"], ["fit_bayes", "exact"]),
+        # MLE settings: only the MLE fits.
+        ({"mle": {"n_starts": 3}}, ["fit_mle", "sbc_fit_mle"], ["fit_bayes", "summarize"]),
+        # Priors: the draws, and the SBC truths (so SBC datasets and their MLE fits).
+        ({"priors": {"alpha": {"a": 2, "b": 2}}}, ["fit_bayes", "sbc_fit_mle"], ["fit_mle"]),
+    ],
+)
+def test_an_edit_reruns_only_the_jobs_that_depend_on_it(run, edit, runs, stays):
+    counts = _dry_run_counts(run, **edit)
+    for rule in runs:
+        assert int(counts.get(rule, 0)) > 0, (rule, counts)
+    for rule in stays:
+        assert rule not in counts, (rule, counts)
 
 
 @pytest.mark.slow

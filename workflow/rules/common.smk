@@ -7,9 +7,11 @@ sees the validated config with its defaults filled in.
 """
 
 import itertools
+import os
 import posixpath
+import sys
 
-from rlrecover import jobs
+from rlrecover import interrupt, jobs
 from rlrecover.qlearning import PARAMS
 from rlrecover.seeds import format_value
 from rlrecover.summary import METHODS
@@ -61,15 +63,14 @@ EXACT_PLOT = "results/plots/exact_check.png"
 # params), so editing an unrelated section, or adding a grid value, does not make
 # Snakemake rerun it. Each job gets ``task`` with its own number of trials only.
 SIMULATE_SECTIONS = ("seed", "task", "replicates")
-FIT_SECTIONS = (
-    "seed",
-    "task",
-    "replicates",
-    "mle",
-    "priors",
-    "sampler",
-    "coverage_levels",
-)
+# A fit job gets only what its results depend on: maximum likelihood nothing of the
+# sampler, sampling nothing of the MLE or of the coverage levels, and the summaries of
+# the draws only what the intervals need. So editing sampler settings refits no MLE,
+# and editing coverage_levels resamples nothing. SBC jobs also need the priors, from
+# which their truths are drawn again.
+MLE_SECTIONS = ("seed", "task", "mle", "coverage_levels")
+BAYES_SECTIONS = ("seed", "task", "priors", "sampler")
+SUMMARY_SECTIONS = ("seed", "task", "coverage_levels")
 SBC_SIMULATE_SECTIONS = ("seed", "task", "priors")
 EXACT_SECTIONS = ("seed", "task", "priors")
 
@@ -176,19 +177,70 @@ def simulate_config(wildcards):
     return config_subset(SIMULATE_SECTIONS, wildcards.trials)
 
 
-def fit_config(wildcards):
-    """Config sections a fit depends on."""
-    return config_subset(FIT_SECTIONS, wildcards.trials)
-
-
 def sbc_simulate_config(wildcards):
     """Config sections an SBC dataset depends on."""
     return config_subset(SBC_SIMULATE_SECTIONS, sbc_trials())
 
 
-def sbc_fit_config(wildcards):
-    """Config sections an SBC fit depends on."""
-    return config_subset(FIT_SECTIONS, sbc_trials())
+def mle_config(wildcards):
+    """Config sections a grid cell's maximum-likelihood fits depend on."""
+    return config_subset(MLE_SECTIONS, wildcards.trials)
+
+
+def bayes_config(wildcards):
+    """Config sections a grid cell's posterior draws depend on."""
+    return config_subset(BAYES_SECTIONS, wildcards.trials)
+
+
+def summary_config(wildcards):
+    """Config sections the summaries of a grid cell's draws depend on."""
+    return config_subset(SUMMARY_SECTIONS, wildcards.trials)
+
+
+def sbc_mle_config(wildcards):
+    """Config sections an SBC batch's maximum-likelihood fits depend on."""
+    return config_subset((*MLE_SECTIONS, "priors"), sbc_trials())
+
+
+def sbc_bayes_config(wildcards):
+    """Config sections an SBC batch's posterior draws depend on."""
+    return config_subset(BAYES_SECTIONS, sbc_trials())
+
+
+def sbc_summary_config(wildcards):
+    """Config sections the summaries of an SBC batch's draws depend on."""
+    return config_subset((*SUMMARY_SECTIONS, "priors"), sbc_trials())
+
+
+def cell_unit(wildcards):
+    """A grid cell's datasets, as the fit jobs take them: its truth and replicates."""
+    return {"truth": cell_truth(wildcards), "replicates": config["replicates"]}
+
+
+def sbc_unit(wildcards):
+    """An SBC batch's datasets, as the fit jobs take them: ``(start, stop)`` indices."""
+    return {"sbc": sbc_range(int(wildcards.batch))}
+
+
+def checkpoint_dir(wildcards):
+    """Where a grid cell's sampling job keeps the datasets it has finished."""
+    return f"results/checkpoints/{cell_path()}".format(**wildcards)
+
+
+def sbc_checkpoint_dir(wildcards):
+    """Where an SBC batch's sampling job keeps the datasets it has finished."""
+    return f"results/sbc/checkpoints/batch~{wildcards.batch}"
+
+
+def fit_threads(wildcards):
+    """Threads of a sampling job: one per chain (Snakemake caps it at ``--cores``).
+
+    nutpie runs the chains of each fit in parallel on them, so one job uses the
+    machine's cores with little Python work between fits; running one
+    single-threaded job per core instead makes them wait for each other's share of
+    Python's lock. The draws are the same either way.
+    """
+    return int(config["sampler"]["chains"])
 
 
 def sbc_indices(wildcards):
@@ -210,49 +262,75 @@ def exact_replicates(wildcards):
     return list(range(min(config["replicates"], config["exact_check"]["per_cell"])))
 
 
-def exact_fits(wildcards):
-    """The PyMC fit tables of the job's datasets, by method."""
+def exact_draws(wildcards):
+    """The posterior draws of the job's datasets, by PyMC method."""
     if "batch" in wildcards.keys():
         return {
-            m: f"results/sbc/fits/{m}/batch~{wildcards.batch}.tsv"
+            m: f"results/sbc/draws/{m}/batch~{wildcards.batch}.npz"
             for m in pymc_methods()
         }
     return {
-        m: f"results/fits/{m}/{cell_path()}.tsv".format(**wildcards)
+        m: f"results/draws/{m}/{cell_path()}.npz".format(**wildcards)
         for m in pymc_methods()
     }
 
 
 def exact_inputs(wildcards):
-    """The job's data table and its PyMC fit tables (``fit_<method>``)."""
+    """The job's data table and its posterior draws (``draws_<method>``)."""
     if "batch" in wildcards.keys():
         data = f"results/sbc/data/batch~{wildcards.batch}.tsv"
     else:
         data = f"results/data/{cell_path()}.tsv".format(**wildcards)
-    return {"data": data, **{f"fit_{m}": p for m, p in exact_fits(wildcards).items()}}
+    return {
+        "data": data,
+        **{f"draws_{m}": p for m, p in exact_draws(wildcards).items()},
+    }
 
 
-def exact_fit_paths(input):
-    """The fit tables among a job's inputs, by method."""
-    return {k.removeprefix("fit_"): v for k, v in input.items() if k.startswith("fit_")}
+def exact_draws_paths(input):
+    """The draws files among a job's inputs, by method."""
+    return {
+        k.removeprefix("draws_"): v for k, v in input.items() if k.startswith("draws_")
+    }
 
 
 def fit_methods():
-    """Configured methods in canonical order: one job fits them all for one cell.
-
-    Starting Python, importing PyMC and compiling a model cost more than a cell's
-    maximum-likelihood fits, so one job per cell pays them once for every replicate
-    and every method.
-    """
+    """Configured methods in canonical order."""
     return [m for m in METHODS if m in config["methods"]]
 
 
 def fit_outputs():
+    """Result tables of a grid cell, one per configured method (with wildcards)."""
     return [f"results/fits/{m}/{cell_path()}.tsv" for m in fit_methods()]
 
 
 def sbc_fit_outputs():
+    """Result tables of an SBC batch, one per configured method (with wildcards)."""
     return [f"results/sbc/fits/{m}/batch~{{batch}}.tsv" for m in fit_methods()]
+
+
+def draws_outputs():
+    """Posterior draws of a grid cell, one file per PyMC method (with wildcards).
+
+    One sampling job per cell draws them all: the models are compiled once per
+    process anyway, and a cell's datasets are read and checked once.
+    """
+    return [f"results/draws/{m}/{cell_path()}.npz" for m in pymc_methods()]
+
+
+def sbc_draws_outputs():
+    """Posterior draws of an SBC batch, one file per PyMC method (with wildcards)."""
+    return [f"results/sbc/draws/{m}/batch~{{batch}}.npz" for m in pymc_methods()]
+
+
+def bayes_fit_outputs():
+    """Result tables of a grid cell's PyMC methods (with wildcards)."""
+    return [f"results/fits/{m}/{cell_path()}.tsv" for m in pymc_methods()]
+
+
+def sbc_bayes_fit_outputs():
+    """Result tables of an SBC batch's PyMC methods (with wildcards)."""
+    return [f"results/sbc/fits/{m}/batch~{{batch}}.tsv" for m in pymc_methods()]
 
 
 def all_fit_files(wildcards):
@@ -310,3 +388,29 @@ def report_images(wildcards, input):
     return {
         k.removeprefix("plot_"): v for k, v in input.items() if k.startswith("plot_")
     }
+
+
+# ---------------------------------------------------------------------------
+# Interruptions
+# ---------------------------------------------------------------------------
+
+
+def prepare_run():
+    """Make Ctrl-C stop running fits, and clear the locks of a killed run.
+
+    Only in the main Snakemake process (not in the process of a single job). The run
+    lock is an operating-system lock that dies with its process: whoever holds it
+    knows that no other run is active here, so Snakemake lock files left by a killed
+    run are stale and are removed (Snakemake would otherwise stop with a
+    LockException until ``--unlock``). A second run started while one is active does
+    not get the lock and is stopped by Snakemake's own lock, as before.
+    """
+    if not workflow.is_main_process:
+        return
+    interrupt.install_sigint_handler()
+    if interrupt.hold_run_lock(os.getcwd()):
+        for lock in interrupt.clear_stale_snakemake_locks(os.getcwd()):
+            print(
+                f"rlrecover: removed {lock}, left by a run that was killed",
+                file=sys.stderr,
+            )

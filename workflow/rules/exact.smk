@@ -18,7 +18,7 @@ rule exact:
     run:
         jobs.exact_job(
             input.data,
-            exact_fit_paths(input),
+            exact_draws_paths(input),
             output[0],
             params.config,
             params.replicates,
@@ -47,7 +47,7 @@ rule sbc_exact:
     run:
         jobs.exact_job(
             input.data,
-            exact_fit_paths(input),
+            exact_draws_paths(input),
             output[0],
             params.config,
             params.replicates,

@@ -1,68 +1,169 @@
-rule fit:
-    """Fit every replicate of one cell with every configured method.
+# Fitting, in three kinds of job per grid cell (and per SBC batch):
+# - fit_mle: maximum likelihood, with its Wald intervals;
+# - fit_bayes: posterior draws of every PyMC method, stored exactly in .npz files;
+# - summarize: estimates, intervals and diagnostics of those draws.
+# Each gets only the config sections its results depend on (see common.smk), so an
+# edit reruns only what it changes: sampler settings resample but refit no MLE;
+# coverage levels recompute the MLE and the summaries but resample nothing.
+#
+# Threaded mode, the contract that makes a run fast:
+# - every job body is a ``run:`` block calling a function of ``rlrecover.jobs`` (a
+#   ``script:`` would start a new Python process per job);
+# - ``force-use-threads: true`` in ``profiles/default/config.yaml`` (read by Snakemake
+#   by itself) runs such jobs as threads of the Snakemake process, so PyMC is imported
+#   once per run;
+# - ``rlrecover.bayes`` keeps one compiled nutpie model per model specification for the
+#   life of the process, built under a lock because PyTensor's compiler is not
+#   thread-safe; ``pm.sample`` runs (``sampler.backend: pymc``) hold a second lock;
+# - a sampling job takes one thread per chain (``fit_threads``, capped at ``--cores``)
+#   and nutpie samples a fit's chains in parallel outside Python's lock, so the cores
+#   stay busy without several jobs' Python code queueing for that lock;
+# - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
+#   sampling job runs, and restores them when the last one ends;
+# - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
+#   finished dataset is checkpointed, so the plain rerun samples only what is missing.
+# Without the profile (``--workflow-profile none``, or on a cluster) every job is its
+# own process: same results, but each pays the imports and compilation.
 
-    One job per cell writes one table per method; each PyMC model is compiled once
-    for all replicates, and only the data change between them.
 
-    Threaded mode, the contract that makes a run fast:
-    - the job body is a ``run:`` block calling ``rlrecover.jobs.fit_job`` (a
-      ``script:`` would start a new Python process per job), as for every rule;
-    - ``force-use-threads: true`` in ``profiles/default/config.yaml`` (read by
-      Snakemake by itself) runs such jobs as threads of the Snakemake process, so
-      PyMC is imported once per run;
-    - ``rlrecover.bayes`` keeps one compiled nutpie model per model specification
-      for the life of the process, built under a lock because PyTensor's compiler is
-      not thread-safe; ``pm.sample`` runs (``sampler.backend: pymc``) hold a second
-      lock; nutpie samples outside Python's GIL, so ``--cores N`` runs N fits at once;
-    - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
-      fit job runs (``threads: 1``), and restores them when the last one ends.
-    Without the profile (``--workflow-profile none``, or on a cluster) every job is
-    its own process: same results, but each pays the imports and compilation.
-    """
+rule fit_mle:
+    """Fit every replicate of one cell by maximum likelihood."""
     input:
         data="results/data/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
     output:
-        fit_outputs(),
+        "results/fits/mle/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
     log:
-        "results/logs/fit/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+        "results/logs/fit_mle/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
     benchmark:
-        "results/benchmarks/fit/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+        "results/benchmarks/fit_mle/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=1000,
     params:
-        config=fit_config,
-        methods=fit_methods(),
-        truth=cell_truth,
+        config=mle_config,
+        unit=cell_unit,
     run:
-        jobs.fit_job(
-            input.data, output, params.methods, params.config, params.truth, log[0]
-        )
+        jobs.fit_mle_job(input.data, output[0], params.config, params.unit, log[0])
 
 
-rule sbc_fit:
-    """Fit one batch of SBC datasets with every configured method (as the fit rule)."""
+rule sbc_fit_mle:
+    """Fit one batch of SBC datasets by maximum likelihood."""
     input:
         data="results/sbc/data/batch~{batch}.tsv",
     output:
-        sbc_fit_outputs(),
+        "results/sbc/fits/mle/batch~{batch}.tsv",
     log:
-        "results/logs/sbc_fit/batch~{batch}.log",
+        "results/logs/sbc_fit_mle/batch~{batch}.log",
     benchmark:
-        "results/benchmarks/sbc_fit/batch~{batch}.tsv"
+        "results/benchmarks/sbc_fit_mle/batch~{batch}.tsv"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=1000,
     params:
-        config=sbc_fit_config,
-        methods=fit_methods(),
-        indices=sbc_indices,
+        config=sbc_mle_config,
+        unit=sbc_unit,
     run:
-        jobs.sbc_fit_job(
-            input.data,
-            output,
-            params.methods,
-            params.config,
-            params.indices,
-            log[0],
-        )
+        jobs.fit_mle_job(input.data, output[0], params.config, params.unit, log[0])
+
+
+if pymc_methods():
+
+    rule fit_bayes:
+        """Sample the posterior of every replicate of one cell with each PyMC method."""
+        input:
+            data="results/data/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
+        output:
+            draws_outputs(),
+        log:
+            "results/logs/fit_bayes/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+        benchmark:
+            "results/benchmarks/fit_bayes/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+        threads: fit_threads
+        resources:
+            mem_mb=3000,
+        params:
+            config=bayes_config,
+            methods=pymc_methods(),
+            unit=cell_unit,
+            checkpoints=checkpoint_dir,
+        run:
+            jobs.fit_bayes_job(
+                input.data,
+                output,
+                params.methods,
+                params.config,
+                params.unit,
+                params.checkpoints,
+                threads,
+                log[0],
+            )
+
+    rule sbc_fit_bayes:
+        """Sample the posterior of one batch of SBC datasets with each PyMC method."""
+        input:
+            data="results/sbc/data/batch~{batch}.tsv",
+        output:
+            sbc_draws_outputs(),
+        log:
+            "results/logs/sbc_fit_bayes/batch~{batch}.log",
+        benchmark:
+            "results/benchmarks/sbc_fit_bayes/batch~{batch}.tsv"
+        threads: fit_threads
+        resources:
+            mem_mb=3000,
+        params:
+            config=sbc_bayes_config,
+            methods=pymc_methods(),
+            unit=sbc_unit,
+            checkpoints=sbc_checkpoint_dir,
+        run:
+            jobs.fit_bayes_job(
+                input.data,
+                output,
+                params.methods,
+                params.config,
+                params.unit,
+                params.checkpoints,
+                threads,
+                log[0],
+            )
+
+    rule summarize:
+        """Estimates, intervals and diagnostics of one cell's posterior draws."""
+        input:
+            draws_outputs(),
+        output:
+            bayes_fit_outputs(),
+        log:
+            "results/logs/summarize/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+        threads: 1
+        resources:
+            mem_mb=1000,
+        params:
+            config=summary_config,
+            methods=pymc_methods(),
+            unit=cell_unit,
+        run:
+            jobs.summarize_job(
+                input, output, params.methods, params.config, params.unit, log[0]
+            )
+
+    rule sbc_summarize:
+        """Estimates, intervals and diagnostics of one SBC batch's posterior draws."""
+        input:
+            sbc_draws_outputs(),
+        output:
+            sbc_bayes_fit_outputs(),
+        log:
+            "results/logs/sbc_summarize/batch~{batch}.log",
+        threads: 1
+        resources:
+            mem_mb=1000,
+        params:
+            config=sbc_summary_config,
+            methods=pymc_methods(),
+            unit=sbc_unit,
+        run:
+            jobs.summarize_job(
+                input, output, params.methods, params.config, params.unit, log[0]
+            )
