@@ -53,6 +53,7 @@ __all__ = [
     "MAP_METRICS",
     "METHOD_LABELS",
     "PARAM_COLORS",
+    "coverage_legend",
     "note_missing_series",
     "plot_coverage",
     "plot_design",
@@ -1174,6 +1175,19 @@ def note_missing_series(ax: Axes, missing: Sequence[str], anything_drawn: bool) 
     )
 
 
+def coverage_legend(params: Sequence[str]) -> list[Line2D]:
+    """Legend entries of a coverage figure: the diagonal and one line per parameter.
+
+    Built by hand so that the colours are explained even when the first panel, which
+    carries the legend, has no line to draw.
+    """
+    handles = [Line2D([], [], ls="--", color="0.4", lw=1, label="nominal = empirical")]
+    handles += [
+        Line2D([], [], marker="o", color=PARAM_COLORS.get(p, "0.3"), label=p) for p in params
+    ]
+    return handles
+
+
 def _excluded_of(d: pd.DataFrame) -> tuple[int, str]:
     """The largest number of fits left out over a series' rows, and why (if known)."""
     if "n_excluded" not in d.columns or d.empty:
@@ -1257,7 +1271,7 @@ def plot_coverage(
         ax.set_xlabel("nominal level")
         ax.grid(True, color="0.9", lw=0.6)
     axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
-    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0].legend(handles=coverage_legend(params), loc="upper left", fontsize=8)
     fig.suptitle("Coverage of central intervals, all cells pooled (n: intervals per level)")
     return save_figure(fig, path)
 

@@ -53,6 +53,7 @@ from rlrecover.mle import STATUS_NONFINITE, STATUS_UNUSABLE_SE
 from rlrecover.plots import (
     METHOD_LABELS,
     PARAM_COLORS,
+    coverage_legend,
     note_missing_series,
     save_figure,
     series_note,
@@ -790,6 +791,6 @@ def plot_coverage_curve(
         ax.set_xlabel("nominal level of the central interval")
         ax.grid(True, color="0.9", lw=0.6)
     axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
-    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0].legend(handles=coverage_legend(params), loc="upper left", fontsize=8)
     fig.suptitle("Coverage of central intervals at every level, from the CDF at the truth")
     return save_figure(fig, path)
