@@ -2,8 +2,14 @@
 
 Every function takes the recovery table (``results/recovery.tsv``, one row per method
 and dataset, columns as in :func:`rlrecover.summary.summary_columns`) and returns a
-tidy :class:`pandas.DataFrame`. Fits with ``status != "ok"`` are left out of metrics
-and coverage but listed by :func:`diagnostics` and counted by :func:`runtime_table`.
+tidy :class:`pandas.DataFrame`. Fits with ``status != "ok"`` are left out of
+coverage and listed by :func:`diagnostics` with the reason, and counted by
+:func:`runtime_table`. One non-ok status keeps the estimate: a maximum-likelihood fit
+with ``status == "unusable_se"`` (finite estimate, but standard errors that are not
+finite or absurdly large, see :func:`rlrecover.mle.usability`) counts in the error
+metrics (bias, RMSE, correlations; :func:`estimate_mask`) but never in coverage
+(:func:`ok_mask`). Coverage tables say how many intervals each level used and why
+the others were left out.
 
 Rows are ordered by method (:data:`rlrecover.summary.METHODS` first, any other method
 after, alphabetically), then parameter, then number of trials (where the table groups
@@ -29,12 +35,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, rankdata
 
+from rlrecover.mle import STATUS_NONFINITE, STATUS_UNUSABLE_SE
 from rlrecover.qlearning import MLE_FREE
 from rlrecover.summary import METHODS, PARAMS, interval_columns, level_label
 
 __all__ = [
     "ALL_CELLS",
     "ESS_MIN",
+    "ESTIMATE_STATUSES",
     "LOG_PARAMS",
     "MIN_CORR",
     "RHAT_MAX",
@@ -44,6 +52,9 @@ __all__ = [
     "design_cells_table",
     "design_table",
     "diagnostics",
+    "estimate_mask",
+    "excluded_text",
+    "exclusion_labels",
     "flag_reasons",
     "grid_map_table",
     "is_missing",
@@ -94,6 +105,9 @@ COVERAGE_COLUMNS = [
     "coverage",
     "ci_low",
     "ci_high",
+    "n_fits",
+    "n_excluded",
+    "excluded",
 ]
 DIAGNOSTIC_COLUMNS = [
     "method",
@@ -118,6 +132,7 @@ RUNTIME_COLUMNS = [
     "method",
     "n_fits",
     "n_ok",
+    "n_unusable",
     "n_failed",
     "total_seconds",
     "mean_seconds",
@@ -203,8 +218,23 @@ def numeric_column(df: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
+#: Statuses whose estimates count in error metrics: ok fits, and maximum-likelihood
+#: fits whose finite estimate is kept though their standard errors are unusable.
+ESTIMATE_STATUSES: tuple[str, ...] = ("ok", STATUS_UNUSABLE_SE)
+
+
+def _statuses(df: pd.DataFrame) -> np.ndarray:
+    """``status`` of each row, stripped and lower case (``"ok"`` without the column)."""
+    if "status" not in df.columns:
+        return np.full(len(df), "ok", dtype=object)
+    return df["status"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+
+
 def ok_mask(df: pd.DataFrame) -> np.ndarray:
-    """Which rows are successful fits (``status`` "ok"; every row without the column).
+    """Which rows are fully usable fits (``status`` "ok"; every row without the column).
+
+    Only these count in coverage (intervals, CDF at the truth) and in the Wald or
+    posterior correlation.
 
     Parameters
     ----------
@@ -214,9 +244,59 @@ def ok_mask(df: pd.DataFrame) -> np.ndarray:
     -------
     numpy.ndarray of bool
     """
-    if "status" not in df.columns:
-        return np.ones(len(df), dtype=bool)
-    return (df["status"].astype(str).str.strip().str.lower() == "ok").to_numpy(dtype=bool)
+    return np.asarray(_statuses(df) == "ok", dtype=bool)
+
+
+def estimate_mask(df: pd.DataFrame) -> np.ndarray:
+    """Which rows' point estimates count in error metrics (:data:`ESTIMATE_STATUSES`).
+
+    That is ok fits and ``"unusable_se"`` maximum-likelihood fits: an optimum with a
+    flat likelihood around it is still the estimate a user of maximum likelihood
+    gets, so leaving it out would flatter the method; its interval is left out of
+    coverage instead (:func:`ok_mask`). Every row counts when there is no ``status``
+    column.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    return np.isin(_statuses(df), ESTIMATE_STATUSES)
+
+
+def exclusion_labels(df: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
+    """Why each row is left out of a coverage count: ``""`` when it counts.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Recovery rows.
+    usable : numpy.ndarray of bool
+        Rows whose status is ok and whose values (interval, CDF) are finite.
+
+    Returns
+    -------
+    numpy.ndarray of str
+        ``""`` where ``usable``; else the fit's status when it is not ok (``failed``,
+        ``unusable_se``, ``nonfinite``), else ``"no finite interval"``.
+    """
+    status = _statuses(df)
+    out = np.where(status == "ok", "no finite interval", status).astype(object)
+    out[np.asarray(usable, dtype=bool)] = ""
+    return out
+
+
+def excluded_text(labels: Iterable[str]) -> str:
+    """Counts of the non-empty labels: ``"unusable_se 8, failed 1"`` (most frequent first)."""
+    counts: dict[str, int] = {}
+    for lab in labels:
+        if lab:
+            counts[lab] = counts.get(lab, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{k} {v}" for k, v in ordered)
 
 
 def _require(df: pd.DataFrame, cols: Iterable[str]) -> None:
@@ -400,8 +480,10 @@ def recovery_metrics(recovery: pd.DataFrame) -> pd.DataFrame:
         rmse, pearson_r, spearman_r, log_bias, ratio, log_rmse``. For each method,
         parameter and number of trials there is one pooled row with ``cell == "all"``
         (true values NaN) and one row per cell. ``bias`` is the mean of ``{p}_est -
-        {p}_true``; ``rmse`` the root mean squared error. Only rows with ``status ==
-        "ok"`` and finite truth and estimate count (``n``). The correlations are NaN
+        {p}_true``; ``rmse`` the root mean squared error. Only rows with ``status``
+        ok (or ``"unusable_se"``: :func:`estimate_mask`, their estimate is finite,
+        only their interval is not usable) and finite truth and estimate count
+        (``n``). The correlations are NaN
         when fewer than two rows count or when truth (always the case within a cell)
         or estimate is constant. A method or cell whose fits all failed gets a row with
         ``n == 0`` and NaN statistics.
@@ -416,7 +498,7 @@ def recovery_metrics(recovery: pd.DataFrame) -> pd.DataFrame:
         ``n_trials`` is an integer column when every row has a number of trials.
     """
     _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
-    ok = ok_mask(recovery)
+    ok = estimate_mask(recovery)
     rows: list[dict[str, object]] = []
     nan_truth = [math.nan] * len(PARAMS)
     for method in method_order(recovery["method"]):
@@ -458,6 +540,7 @@ def _coverage_row(
     b_true: float,
     level: float,
     hit: np.ndarray,
+    why: np.ndarray,
 ) -> dict[str, object]:
     n = int(hit.size)
     k = int(hit.sum())
@@ -474,6 +557,9 @@ def _coverage_row(
         "coverage": k / n if n else math.nan,
         "ci_low": low,
         "ci_high": high,
+        "n_fits": int(why.size),
+        "n_excluded": int(np.count_nonzero(why)),
+        "excluded": excluded_text(why),
     }
 
 
@@ -492,12 +578,17 @@ def coverage_table(recovery: pd.DataFrame, levels: Sequence[float]) -> pd.DataFr
     -------
     pandas.DataFrame
         Columns ``method, parameter, cell, alpha_true, beta_true, level, n, covered,
-        coverage, ci_low, ci_high``: one pooled row (``cell == "all"``, true values
-        NaN) and one row per cell for every method, parameter and level. ``n`` counts
-        fits with ``status == "ok"`` and finite truth and bounds; ``covered`` those
-        with ``lower <= truth <= upper``; ``coverage = covered / n``; ``ci_low`` and
-        ``ci_high`` bound a 95% Wilson score interval of the coverage (NaN when
-        ``n == 0``, e.g. a method that reports no intervals).
+        coverage, ci_low, ci_high, n_fits, n_excluded, excluded``: one pooled row
+        (``cell == "all"``, true values NaN) and one row per cell for every method,
+        parameter and level. ``n`` counts the intervals used: fits with ``status ==
+        "ok"`` and finite truth and bounds; ``covered`` those with ``lower <= truth
+        <= upper``; ``coverage = covered / n``; ``ci_low`` and ``ci_high`` bound a 95%
+        Wilson score interval of the coverage (NaN when ``n == 0``, e.g. a method
+        that reports no intervals). ``n_fits`` counts every fit of the group,
+        ``n_excluded = n_fits - n`` those left out and ``excluded`` says why, with a
+        count per reason (:func:`exclusion_labels`), e.g. ``"unusable_se 8, failed
+        1"``: the fit's status when not ok, else ``no finite interval``; ``""`` when
+        none was left out.
 
     Raises
     ------
@@ -525,18 +616,24 @@ def coverage_table(recovery: pd.DataFrame, levels: Sequence[float]) -> pd.DataFr
                 lo = numeric_column(m_all, lo_col)
                 hi = numeric_column(m_all, hi_col)
                 use = m_ok & np.isfinite(truth) & np.isfinite(lo) & np.isfinite(hi)
+                why = exclusion_labels(m_all, use)
                 hit = np.zeros(len(m_all), dtype=bool)
                 hit[use] = (lo[use] <= truth[use]) & (truth[use] <= hi[use])
                 rows.append(
-                    _coverage_row(method, param, ALL_CELLS, math.nan, math.nan, level, hit[use])
+                    _coverage_row(
+                        method, param, ALL_CELLS, math.nan, math.nan, level, hit[use], why
+                    )
                 )
                 for cell, a_true, b_true in cells:
-                    sel = use & (cell_col == cell)
+                    in_cell = cell_col == cell
+                    sel = use & in_cell
                     rows.append(
-                        _coverage_row(method, param, cell, a_true, b_true, level, hit[sel])
+                        _coverage_row(
+                            method, param, cell, a_true, b_true, level, hit[sel], why[in_cell]
+                        )
                     )
     out = pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
-    return out.astype({"n": "int64", "covered": "int64"})
+    return out.astype(dict.fromkeys(["n", "covered", "n_fits", "n_excluded"], "int64"))
 
 
 # --------------------------------------------------------------------------- diagnostics
@@ -564,6 +661,7 @@ def flag_reasons(
     """
     n = len(recovery)
     ok = ok_mask(recovery)
+    status = _statuses(recovery)
     rhat = numeric_column(recovery, "rhat_max")
     ess = numeric_column(recovery, "ess_bulk_min")
     div = numeric_column(recovery, "divergences")
@@ -577,7 +675,8 @@ def flag_reasons(
         why: list[str] = []
         if not ok[i]:
             err = "" if is_missing(errors[i]) else str(errors[i]).strip()
-            why.append(f"failed: {err}" if err else "failed")
+            label = "failed" if status[i] in ("failed", "", "nan", "<na>") else status[i]
+            why.append(f"{label}: {err}" if err else label)
         else:
             bad = [p for p in PARAMS if not np.isfinite(est[p][i])]
             if bad:
@@ -604,7 +703,12 @@ def diagnostics(
     A fit is flagged when any of these holds (all reasons are joined with ``"; "`` in
     the ``reason`` column):
 
-    - ``status`` is not ``"ok"`` (reason ``failed: <error text>``);
+    - ``status`` is not ``"ok"`` (reason ``<status>: <error text>``, e.g. ``failed:
+      ...``, or for maximum likelihood ``unusable_se: Hessian not positive
+      definite`` or ``unusable_se: SE of log(beta) 2.3e+14 > 13.8, the width of its
+      search box [...]`` (standard errors not finite or larger than the free search
+      box is wide, :func:`rlrecover.mle.usability`) and ``nonfinite: estimate of
+      beta not finite``);
     - ``status`` is ok but an estimate is not finite;
     - ``rhat_max > rhat_max``;
     - ``ess_bulk_min < ess_min``;
@@ -689,12 +793,17 @@ def runtime_table(recovery: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``method, n_fits, n_ok, n_failed, total_seconds, mean_seconds,
-        median_seconds, max_seconds``, one row per method. All fits count, failed ones
-        included; missing ``seconds`` are ignored in the time statistics.
+        Columns ``method, n_fits, n_ok, n_unusable, n_failed, total_seconds,
+        mean_seconds, median_seconds, max_seconds``, one row per method. All fits
+        count, failed ones included; ``n_unusable`` counts fits that ran but whose
+        standard errors or estimate are unusable (status ``unusable_se`` or
+        ``nonfinite``), ``n_failed`` every other non-ok status. Missing ``seconds``
+        are ignored in the time statistics.
     """
     _require(recovery, ["method"])
     ok = ok_mask(recovery)
+    status = _statuses(recovery)
+    unusable = ~ok & np.isin(status, (STATUS_UNUSABLE_SE, STATUS_NONFINITE))
     secs = numeric_column(recovery, "seconds")
     methods = recovery["method"].astype(str).to_numpy()
     rows = []
@@ -707,7 +816,8 @@ def runtime_table(recovery: pd.DataFrame) -> pd.DataFrame:
                 "method": method,
                 "n_fits": int(sel.sum()),
                 "n_ok": int((sel & ok).sum()),
-                "n_failed": int((sel & ~ok).sum()),
+                "n_unusable": int((sel & unusable).sum()),
+                "n_failed": int((sel & ~ok & ~unusable).sum()),
                 "total_seconds": float(s.sum()) if s.size else math.nan,
                 "mean_seconds": float(s.mean()) if s.size else math.nan,
                 "median_seconds": float(np.median(s)) if s.size else math.nan,
@@ -780,7 +890,8 @@ def grid_map_table(
         log_bias, log_rmse, rel_rmse, coverage90, n_interval, n_fits, n_flagged,
         flagged_share`` (the coverage column is named by :func:`coverage_column`).
 
-        ``n`` counts fits with ``status == "ok"`` and a finite estimate; ``bias``,
+        ``n`` counts fits with a finite estimate whose status is ok or
+        ``"unusable_se"`` (:func:`estimate_mask`); ``bias``,
         ``rmse``, ``log_bias`` and ``log_rmse`` are those of :func:`recovery_metrics`
         and ``rel_rmse`` the root mean square of ``(est - true) / true``.
         ``coverage90`` is the share of the ``n_interval`` ok fits with a finite interval
@@ -793,18 +904,19 @@ def grid_map_table(
     _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
     cov_col = coverage_column(level)
     ok = ok_mask(recovery)
+    est_ok = estimate_mask(recovery)
     flagged = _flagged_mask(recovery, rhat_max, ess_min)
     rows: list[dict[str, object]] = []
     for method in method_order(recovery["method"]):
         is_m = (recovery["method"].astype(str) == method).to_numpy()
         m_all = recovery[is_m]
-        m_ok, m_flag = ok[is_m], flagged[is_m]
+        m_ok, m_flag, m_est = ok[is_m], flagged[is_m], est_ok[is_m]
         cells = _cells(m_all)
         cell_col = m_all["cell"].astype(str).to_numpy()
         for param in PARAMS:
             truth = numeric_column(m_all, f"{param}_true")
             est = numeric_column(m_all, f"{param}_est")
-            use = m_ok & np.isfinite(truth) & np.isfinite(est)
+            use = m_est & np.isfinite(truth) & np.isfinite(est)
             has, hit = _coverage_hits(m_all, param, level, m_ok)
             for n_trials in _trial_values(m_all):
                 in_n = _trial_mask(m_all, n_trials)
@@ -896,20 +1008,23 @@ def tradeoff_table(recovery: pd.DataFrame) -> pd.DataFrame:
         est_spearman, n_ab_corr, ab_corr_mean``, one row per method, number of trials
         and cell.
 
-        ``est_corr`` is the Pearson correlation, across the ``n`` ok replicates of
-        the cell, of the alpha estimate with the log of the beta estimate (log because
+        ``est_corr`` is the Pearson correlation, across the ``n`` replicates of
+        the cell with usable estimates (:func:`estimate_mask`), of the alpha
+        estimate with the log of the beta estimate (log because
         beta's error is multiplicative and a few MLE estimates at the 1e3 bound would
         otherwise decide the value; fits with a non-positive beta estimate are left
         out); ``est_spearman`` the rank correlation of the two estimates, which does
         not depend on the scale. Both are NaN with fewer than two fits or a constant
         estimate. A negative value means datasets that give a larger alpha give a
         smaller beta: the two parameters trade off. ``ab_corr_mean`` is the mean of
-        the finite ``ab_corr`` of the ok fits (``n_ab_corr`` of them), the trade-off
-        within one fit; NaN when the column is missing or empty.
+        the finite ``ab_corr`` of the ok fits (``n_ab_corr`` of them; not of
+        ``"unusable_se"`` fits, whose Wald correlation comes from an unusable Hessian),
+        the trade-off within one fit; NaN when the column is missing or empty.
     """
     _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
     p1, p2 = PARAMS
     ok = ok_mask(recovery)
+    est_ok = estimate_mask(recovery)
     rows: list[dict[str, object]] = []
     for method in method_order(recovery["method"]):
         is_m = (recovery["method"].astype(str) == method).to_numpy()
@@ -917,7 +1032,7 @@ def tradeoff_table(recovery: pd.DataFrame) -> pd.DataFrame:
         x = _analysis_scale(p1, numeric_column(m_all, f"{p1}_est"))
         y = _analysis_scale(p2, numeric_column(m_all, f"{p2}_est"))
         ab = numeric_column(m_all, "ab_corr")
-        use = ok[is_m] & np.isfinite(x) & np.isfinite(y)
+        use = est_ok[is_m] & np.isfinite(x) & np.isfinite(y)
         has_ab = ok[is_m] & np.isfinite(ab)
         cells = _cells(m_all)
         cell_col = m_all["cell"].astype(str).to_numpy()
@@ -1024,8 +1139,10 @@ def design_table(
         coverage90, flagged_share, target_kind, target, target_error, meets_target,
         min_trials_for_target, min_corr, meets_corr, min_trials_for_corr``.
 
-        All statistics pool every cell of the grid at that number of trials (ok fits
-        with a finite estimate, ``n`` of them). ``rmse`` and ``log_rmse`` are those of
+        All statistics pool every cell of the grid at that number of trials (fits
+        with a finite estimate whose status is ok or ``"unusable_se"``, ``n`` of
+        them, as in :func:`recovery_metrics`; coverage only from ok fits).
+        ``rmse`` and ``log_rmse`` are those of
         :func:`recovery_metrics`; ``rel_rmse`` is the root mean square of ``(est -
         true) / true``. ``truth_corr`` is the Pearson correlation of truth and estimate
         across all those fits, on the natural scale for alpha and on the log scale for
@@ -1048,17 +1165,18 @@ def design_table(
     _require(recovery, ["method", "cell", *_TRUE_COLUMNS])
     cov_col = coverage_column(level)
     ok = ok_mask(recovery)
+    est_ok = estimate_mask(recovery)
     flagged = _flagged_mask(recovery, rhat_max, ess_min)
     rows: list[dict[str, object]] = []
     for method in method_order(recovery["method"]):
         is_m = (recovery["method"].astype(str) == method).to_numpy()
         m_all = recovery[is_m]
-        m_ok, m_flag = ok[is_m], flagged[is_m]
+        m_ok, m_flag, m_est = ok[is_m], flagged[is_m], est_ok[is_m]
         for param in PARAMS:
             kind, target = targets.get(param, ("", math.nan))
             truth = numeric_column(m_all, f"{param}_true")
             est = numeric_column(m_all, f"{param}_est")
-            use = m_ok & np.isfinite(truth) & np.isfinite(est)
+            use = m_est & np.isfinite(truth) & np.isfinite(est)
             has, hit = _coverage_hits(m_all, param, level, m_ok)
             block: list[dict[str, object]] = []
             for n_trials in _trial_values(m_all):

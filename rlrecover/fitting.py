@@ -111,6 +111,11 @@ def _mle_rows(data, spec_of, settings, log) -> Iterator[dict]:
             row.update(nll=res.nll, converged=res.converged, at_bound=res.at_bound)
             if not res.converged:
                 row["error"] = res.message
+            if res.status != "ok":
+                # estimates and intervals stay in the row for inspection; the status
+                # says which of them the summaries may use (rlrecover.mle.usability)
+                row["status"] = res.status
+                row["error"] = "; ".join(e for e in (res.problem, row["error"]) if e)
         except Exception as exc:  # one bad dataset must not lose the others
             row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         row["seconds"] = time.perf_counter() - start
@@ -261,6 +266,9 @@ def fit_datasets(
     PyMC models are built and compiled once for all datasets of a number of trials;
     only the data change between datasets. A dataset whose fit raises gets
     ``status = "failed"`` and the exception text; the other datasets are still fitted.
+    A maximum-likelihood fit whose standard errors are unusable gets ``status =
+    "unusable_se"``, one whose estimate is not finite ``"nonfinite"``, the reason
+    in ``error`` (:func:`rlrecover.mle.usability`).
 
     Parameters
     ----------

@@ -8,6 +8,19 @@ Intervals come from the Hessian of the negative log-likelihood on the free scale
 computed by central differences of the exact gradient, and are mapped back, so they
 always respect the parameter bounds.
 
+A fit's Wald intervals are only used when its standard errors are usable
+(:func:`usability`): every standard error on the free scale finite (the Hessian
+positive definite) and no larger than the width of that parameter's free search box.
+A larger one means that, to second order, the log-likelihood changes by less than
+1/2 across the whole box the optimiser searches: even the 68 % Wald interval
+(estimate +- 1 SE) contains the entire box, wherever in it the estimate lies, so the
+data say nothing about the parameter within the range considered. For Q-learning
+the boxes are logit(alpha) in [-12, 12] (width 24) and log(beta) in
+[log 1e-3, log 1e3] (width 13.8, six orders of magnitude). Such a fit gets status
+:data:`STATUS_UNUSABLE_SE` (its finite estimate is kept, its intervals are not); a
+fit whose estimate or negative log-likelihood is not finite gets
+:data:`STATUS_NONFINITE`.
+
 Nothing here names a model's parameters: they come from the model module
 (:mod:`rlrecover.qlearning` by default), which provides ``KERNELS``, ``MLE_FREE``,
 ``MLE_FIRST_START`` and ``mle_start``.
@@ -25,7 +38,24 @@ from scipy import optimize, special, stats
 
 from rlrecover import qlearning
 
-__all__ = ["TRANSFORMS", "MLEResult", "Transform", "delta_sd", "fit_mle"]
+__all__ = [
+    "STATUS_NONFINITE",
+    "STATUS_UNUSABLE_SE",
+    "TRANSFORMS",
+    "MLEResult",
+    "Transform",
+    "delta_sd",
+    "fit_mle",
+    "usability",
+]
+
+#: Status of a fit whose estimate is finite but whose standard errors are not usable
+#: (not finite, Hessian not positive definite, or larger than the free box is wide):
+#: its estimate counts in error metrics, its intervals and CDF at the truth do not.
+STATUS_UNUSABLE_SE = "unusable_se"
+#: Status of a fit whose estimate (or negative log-likelihood) is not finite: nothing
+#: of it is used.
+STATUS_NONFINITE = "nonfinite"
 
 _AT_BOUND_TOL = 1e-3
 _HESS_STEP = 1e-5
@@ -119,6 +149,13 @@ class MLEResult:
         The optimiser's message, or why the intervals are missing.
     n_starts : int
         Starting points tried.
+    hessian_pd : bool
+        The Hessian at the estimate is positive definite.
+    status : str
+        ``"ok"``, :data:`STATUS_UNUSABLE_SE` or :data:`STATUS_NONFINITE`
+        (:func:`usability`).
+    problem : str
+        Why the status is not ok (``""`` when it is).
     """
 
     estimate: dict[str, float]
@@ -131,6 +168,9 @@ class MLEResult:
     cdf_true: dict[str, float] = field(default_factory=dict)
     message: str = ""
     n_starts: int = 1
+    hessian_pd: bool = True
+    status: str = "ok"
+    problem: str = ""
 
 
 class _Problem:
@@ -250,6 +290,7 @@ def fit_mle(
 
     se = np.full(len(params), math.nan)
     corr = math.nan
+    hessian_pd = True
     hess = problem.hessian(x)
     try:
         np.linalg.cholesky(hess)
@@ -260,6 +301,7 @@ def fit_mle(
             # on the natural scale equals the one on the free scale.
             corr = float(cov[0, 1] / (se[0] * se[1]))
     except np.linalg.LinAlgError:
+        hessian_pd = False
         message += "; Hessian not positive definite: no Wald intervals"
 
     out = MLEResult(
@@ -271,6 +313,7 @@ def fit_mle(
         corr=corr,
         message=message,
         n_starts=int(n_starts),
+        hessian_pd=hessian_pd,
     )
     for level in levels:
         z = float(stats.norm.ppf(0.5 + level / 2))
@@ -282,7 +325,82 @@ def fit_mle(
     if truth is not None:
         for i, (p, t) in enumerate(zip(params, transforms, strict=True)):
             out.cdf_true[p] = float(stats.norm.cdf((t.to_free_np(truth[p]) - x[i]) / se[i]))
+    out.status, out.problem = usability(out, model)
     return out
+
+
+def _free_name(model: ModuleType, param: str) -> str:
+    return f"{model.MLE_FREE[param][0]}({param})"
+
+
+def usability(result: MLEResult, model: ModuleType = qlearning) -> tuple[str, str]:
+    """Whether a fit's estimate and Wald intervals can be used, and why not.
+
+    The checks, in this order (every failing one is named in the reason):
+
+    1. :data:`STATUS_NONFINITE` when an estimate or the negative log-likelihood is
+       not finite.
+    2. :data:`STATUS_UNUSABLE_SE` when a standard error on the free scale is not
+       finite (in particular when the Hessian is not positive definite), when it is
+       larger than the width ``hi - lo`` of that parameter's free search box
+       (``model.MLE_FREE``), or when an interval bound or CDF value is not finite.
+
+    The bound on the standard error is the "absurd" line: with ``se > hi - lo`` the
+    quadratic approximation of the log-likelihood drops by less than 1/2 across the
+    whole box, and the 68 % Wald interval (estimate +- 1 SE) covers the entire box
+    wherever the estimate lies in it, so every interval at a usual level says no more
+    than "somewhere in the allowed range" (alpha in [0, 1], beta over six orders of
+    magnitude and beyond). Such intervals would count as covering the truth without
+    carrying information. The line depends neither on the coverage levels nor on the
+    truth.
+
+    Parameters
+    ----------
+    result : MLEResult
+        A fit (its ``estimate``, ``nll``, ``se_free``, ``intervals``, ``cdf_true``).
+    model : module, default :mod:`rlrecover.qlearning`
+        The learning model that was fitted.
+
+    Returns
+    -------
+    hessian_pd : bool
+        The Hessian at the estimate is positive definite.
+    status : str
+        ``"ok"``, :data:`STATUS_UNUSABLE_SE` or :data:`STATUS_NONFINITE`.
+    problem : str
+        The reasons, joined with ``"; "``; ``""`` when ok.
+    """
+    params = list(model.KERNELS.params)
+    bad_est = [p for p in params if not math.isfinite(result.estimate.get(p, math.nan))]
+    if bad_est or not math.isfinite(result.nll):
+        why = [f"estimate of {p} not finite" for p in bad_est]
+        if not math.isfinite(result.nll):
+            why.append(f"negative log-likelihood {result.nll!r}")
+        return STATUS_NONFINITE, "; ".join(why)
+    why = []
+    for p in params:
+        se = result.se_free.get(p, math.nan)
+        lo, hi = model.MLE_FREE[p][1]
+        name = _free_name(model, p)
+        if not math.isfinite(se):
+            why.append(f"SE of {name} not finite")
+        elif se > hi - lo:
+            why.append(
+                f"SE of {name} {se:.3g} > {hi - lo:.3g}, the width of its search box "
+                f"[{lo:.3g}, {hi:.3g}]"
+            )
+    if not result.hessian_pd:
+        why = ["Hessian not positive definite"]
+    if not why:
+        bad_int = sorted(
+            {p for (p, _), bounds in result.intervals.items() if not np.all(np.isfinite(bounds))}
+        )
+        bad_cdf = [p for p, c in result.cdf_true.items() if not math.isfinite(c)]
+        why += [f"Wald interval of {p} not finite" for p in bad_int]
+        why += [f"CDF at the truth of {p} not finite" for p in bad_cdf]
+    if why:
+        return STATUS_UNUSABLE_SE, "; ".join(why)
+    return "ok", ""
 
 
 def delta_sd(result: MLEResult, model: ModuleType = qlearning) -> dict[str, float]:

@@ -36,11 +36,13 @@ from rlrecover.analysis import (
     LOG_PARAMS,
     RHAT_MAX,
     coverage_column,
+    estimate_mask,
     grid_map_table,
     is_missing,
     method_order,
     n_trials_values,
     numeric_column,
+    ok_mask,
     wilson_interval,
 )
 from rlrecover.seeds import format_value
@@ -51,6 +53,8 @@ __all__ = [
     "MAP_METRICS",
     "METHOD_LABELS",
     "PARAM_COLORS",
+    "coverage_legend",
+    "note_missing_series",
     "plot_coverage",
     "plot_design",
     "plot_exact_check",
@@ -58,6 +62,7 @@ __all__ = [
     "plot_recovery",
     "plot_tradeoff",
     "save_figure",
+    "series_note",
 ]
 
 #: Resolution of the saved PNG files.
@@ -241,8 +246,10 @@ def plot_recovery(
 
     One panel per method (columns) and number of trials (rows). In each panel:
 
-    - a light cloud of the single fits (``status == "ok"``, finite estimate), spread
-      sideways around the true value so replicates do not hide each other;
+    - a light cloud of the single fits with a finite estimate whose status is ok or
+      ``"unusable_se"`` (:func:`rlrecover.analysis.estimate_mask`; the latter
+      counted in the panel title), spread sideways around the true value so
+      replicates do not hide each other;
     - per cell, the median estimate with a bar over the central ``range_level``
       (default 90%) of its estimates, coloured by the true value of the other
       parameter and set side by side in that order, so cells that share a true value
@@ -288,8 +295,8 @@ def plot_recovery(
     trials = n_trials_values(recovery)
     fig, axes = _grid_figure(len(trials), len(methods), (4.1, 3.6), (0.3, 1.2))
 
-    status = recovery.get("status", pd.Series("ok", index=recovery.index))
-    is_ok = (status.astype(str).str.strip().str.lower() == "ok").to_numpy(dtype=bool)
+    is_ok = estimate_mask(recovery)
+    no_se = is_ok & ~ok_mask(recovery)
     truth_all = numeric_column(recovery, f"{param}_true")
     est_all = numeric_column(recovery, f"{param}_est")
     other_all = numeric_column(recovery, f"{other}_true")
@@ -422,6 +429,9 @@ def plot_recovery(
             n_bound = int(bnd.sum())
             if n_bound:
                 parts.append(f"{n_bound} at a bound")
+            n_no_se = int((is_m & no_se).sum())
+            if n_no_se:
+                parts.append(f"{n_no_se} without usable SE")
             n_failed = int((is_m & ~is_ok).sum())
             if n_failed:
                 parts.append(f"{n_failed} failed")
@@ -1101,6 +1111,93 @@ def plot_design(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return save_figure(fig, path, tight=True)
 
 
+def series_note(param: str, n_values: Sequence[object], n_excluded: int, why: str = "") -> str:
+    """How many values a series is drawn from, and how many were left out and why.
+
+    Parameters
+    ----------
+    param : str
+        The series' name.
+    n_values : sequence
+        Its ``n`` at each point (levels may differ); missing values are ignored.
+    n_excluded : int
+        Fits left out (the largest over the points).
+    why : str, optional
+        The reasons, e.g. ``"unusable_se 8, failed 1"``.
+
+    Returns
+    -------
+    str
+        E.g. ``"beta: n = 4-5, 8 left out (unusable_se 8)"``.
+    """
+    ns = sorted({round(float(x)) for x in n_values if not is_missing(x)})  # type: ignore[arg-type]
+    if not ns:
+        n_text = "n = 0"
+    elif len(ns) == 1:
+        n_text = f"n = {ns[0]}"
+    else:
+        n_text = f"n = {ns[0]}-{ns[-1]}"
+    note = f"{param}: {n_text}"
+    if n_excluded:
+        note += f", {n_excluded} left out" + (f" ({why})" if why else "")
+    return note
+
+
+def note_missing_series(ax: Axes, missing: Sequence[str], anything_drawn: bool) -> None:
+    """Write on a panel which series have nothing to draw, so none vanishes silently.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    missing : sequence of str
+        One line per series not drawn, e.g. ``"beta not drawn: no usable intervals
+        (unusable_se 12)"``.
+    anything_drawn : bool
+        Whether other series are on the panel: the note then goes to the lower
+        right corner, else to the centre.
+    """
+    if not missing:
+        return
+    x, y, ha, va = (
+        (0.97, 0.03, "right", "bottom") if anything_drawn else (0.5, 0.5, "center", "center")
+    )
+    ax.text(
+        x,
+        y,
+        "\n".join(missing),
+        transform=ax.transAxes,
+        ha=ha,
+        va=va,
+        fontsize=8,
+        color="0.15",
+        wrap=True,
+        bbox={"facecolor": "white", "edgecolor": "0.6", "alpha": 0.9},
+    )
+
+
+def coverage_legend(params: Sequence[str]) -> list[Line2D]:
+    """Legend entries of a coverage figure: the diagonal and one line per parameter.
+
+    Built by hand so that the colours are explained even when the first panel, which
+    carries the legend, has no line to draw.
+    """
+    handles = [Line2D([], [], ls="--", color="0.4", lw=1, label="nominal = empirical")]
+    handles += [
+        Line2D([], [], marker="o", color=PARAM_COLORS.get(p, "0.3"), label=p) for p in params
+    ]
+    return handles
+
+
+def _excluded_of(d: pd.DataFrame) -> tuple[int, str]:
+    """The largest number of fits left out over a series' rows, and why (if known)."""
+    if "n_excluded" not in d.columns or d.empty:
+        return 0, ""
+    n_ex = pd.to_numeric(d["n_excluded"], errors="coerce").fillna(0)
+    i = int(np.argmax(n_ex.to_numpy()))
+    why = str(d["excluded"].iloc[i]) if "excluded" in d.columns else ""
+    return int(n_ex.iloc[i]), "" if why in ("nan", "<NA>") else why
+
+
 def plot_coverage(
     coverage: pd.DataFrame,
     path: str | os.PathLike[str],
@@ -1111,8 +1208,10 @@ def plot_coverage(
 
     Uses the pooled rows (``cell == "all"``) of :func:`rlrecover.analysis.coverage_table`.
     Each parameter is a coloured line with markers and its 95% Wilson band shaded; the
-    dashed diagonal is perfect calibration. Methods without intervals get an empty
-    panel saying so.
+    dashed diagonal is perfect calibration. Each panel's title says, per parameter,
+    how many intervals each level is computed on and how many were left out and why
+    (columns ``n_excluded`` and ``excluded`` when present); a parameter without any
+    usable interval is named on the panel itself (never dropped silently).
 
     Parameters
     ----------
@@ -1138,7 +1237,8 @@ def plot_coverage(
     for ax, method in zip(axes, methods, strict=True):
         ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="nominal = empirical")
         drawn = False
-        n_max = 0
+        notes: list[str] = []
+        missing: list[str] = []
         for param in params:
             d = pooled[(pooled["method"].astype(str) == method) & (pooled["parameter"] == param)]
             d = d.sort_values("level")
@@ -1146,28 +1246,33 @@ def plot_coverage(
             cov = pd.to_numeric(d["coverage"], errors="coerce").to_numpy(dtype=float)
             lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
             hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
+            n_ex, why = _excluded_of(d)
+            notes.append(series_note(param, d["n"].tolist(), n_ex, why))
             ok = np.isfinite(lev) & np.isfinite(cov)
             if not ok.any():
+                missing.append(
+                    f"{param} not drawn: no usable intervals" + (f" ({why})" if why else "")
+                )
                 continue
+            if not ok.all():
+                gone = ", ".join(f"{x:g}" for x in lev[~ok & np.isfinite(lev)])
+                missing.append(f"{param}: no usable intervals at level {gone}")
             drawn = True
-            n_max = max(n_max, int(pd.to_numeric(d["n"], errors="coerce").max()))
             color = PARAM_COLORS.get(param)
             band = ok & np.isfinite(lo) & np.isfinite(hi)
             ax.fill_between(lev[band], lo[band], hi[band], color=color, alpha=0.2, lw=0)
             ax.plot(lev[ok], cov[ok], marker="o", color=color, label=param)
-        if not drawn:
-            ax.text(0.5, 0.5, "no intervals", ha="center", va="center", color="0.3")
+        note_missing_series(ax, missing, drawn)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_aspect("equal", adjustable="box")
         title = METHOD_LABELS.get(method, method)
-        sub = f"n = {n_max} fits per level" if drawn else "no successful intervals"
-        ax.set_title(f"{title}\n{sub}", fontsize=10)
+        ax.set_title(f"{title}\n" + "\n".join(notes), fontsize=9)
         ax.set_xlabel("nominal level")
         ax.grid(True, color="0.9", lw=0.6)
     axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
-    axes[0].legend(loc="upper left", fontsize=8)
-    fig.suptitle("Coverage of central intervals, all cells pooled")
+    axes[0].legend(handles=coverage_legend(params), loc="upper left", fontsize=8)
+    fig.suptitle("Coverage of central intervals, all cells pooled (n: intervals per level)")
     return save_figure(fig, path)
 
 

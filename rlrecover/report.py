@@ -32,10 +32,11 @@ from rlrecover.analysis import (
     COVERAGE_COLUMNS,
     ESS_MIN,
     RHAT_MAX,
+    estimate_mask,
     is_missing,
     method_order,
 )
-from rlrecover.qlearning import PARAMS
+from rlrecover.qlearning import MLE_FREE, PARAMS
 
 __all__ = ["SECTIONS", "package_versions", "render_report", "write_report"]
 
@@ -218,8 +219,10 @@ def _summary(config: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any
     else:
         rep_text = "–"
     ok = _ok(recovery)
+    no_se = pd.Series(estimate_mask(recovery), index=recovery.index) & ~ok
     n_total = len(recovery)
     n_ok = int(ok.sum())
+    n_no_se = int(no_se.sum())
     seed = config.get("seed") if isinstance(config, Mapping) else None
     facts = [("Methods", _list(methods))]
     facts += [(f"True {p} values", _list(v)) for p, v in truths.items()]
@@ -230,14 +233,24 @@ def _summary(config: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any
         ("Seed", _fmt(seed) if seed is not None else "–"),
         ("Fits", f"{n_total} in total: {n_ok} succeeded, {n_total - n_ok} failed"),
     ]
+    if n_no_se:
+        facts[-1] = (
+            "Fits",
+            f"{n_total} in total: {n_ok} succeeded, {n_no_se} with unusable standard "
+            f"errors (estimate kept, interval left out), {n_total - n_ok - n_no_se} failed",
+        )
     per_method = []
     for m in methods:
         sel = recovery["method"].astype(str) == m
         per_method.append(
             {"method": m, "fits": int(sel.sum()), "ok": int((sel & ok).sum())}
-            | {"failed": int((sel & ~ok).sum())}
+            | {"unusable SE": int((sel & no_se).sum())}
+            | {"failed": int((sel & ~ok & ~no_se).sum())}
         )
-    table = pd.DataFrame(per_method, columns=["method", "fits", "ok", "failed"])
+    columns = ["method", "fits", "ok", "unusable SE", "failed"]
+    if not n_no_se:
+        columns.remove("unusable SE")
+    table = pd.DataFrame(per_method, columns=columns)
     return {"facts": facts, "per_method": _table(table)}
 
 
@@ -320,9 +333,12 @@ def _calibration(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
         pooled = _ordered(coverage[coverage["cell"].astype(str) == ALL_CELLS]).copy()
         head = {
             "level": "nominal level",
-            "n": "n (ok fits)",
+            "n": "n (intervals used)",
             "ci_low": "Wilson 95% low",
             "ci_high": "Wilson 95% high",
+            "n_fits": "fits",
+            "n_excluded": "left out",
+            "excluded": "left out because",
         }
         cols = [c for c in COVERAGE_COLUMNS if c not in ("cell", "alpha_true", "beta_true")]
         cols = [c for c in cols if c in pooled]
@@ -361,11 +377,21 @@ def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> 
         "ess_min": f"{ess_min:g}",
         "counts": None,
         "flagged": None,
+        "se_limits": ", ".join(
+            f"{hi - lo:.3g} for {kind}({p})" for p, (kind, (lo, hi)) in MLE_FREE.items()
+        ),
     }
     if diag is None or diag.empty:
         return out
     diag = _ordered(diag)
     counts = diag.groupby("method", sort=False).size().rename("flagged fits").reset_index()
+    if "status" in diag.columns:
+        # fits that are not ok, per status: failed, or for maximum likelihood
+        # unusable_se / nonfinite (rlrecover.mle.usability)
+        status = diag["status"].astype(str).str.strip().str.lower()
+        for st in sorted(set(status) - {"ok"}):
+            per = (status == st).groupby(diag["method"], sort=False).sum()
+            counts[f"status {st}"] = counts["method"].map(per).fillna(0).astype(int).to_numpy()
     cols = [
         c
         for c in [
@@ -398,6 +424,7 @@ def _runtime(runtime: pd.DataFrame) -> Table:
     head = {
         "n_fits": "fits",
         "n_ok": "ok",
+        "n_unusable": "unusable SE",
         "n_failed": "failed",
         "total_seconds": "total (s)",
         "mean_seconds": "mean (s)",

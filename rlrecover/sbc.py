@@ -14,8 +14,11 @@ The SBC table has exactly the columns of the normal recovery table
 pooled); it needs only ``method``, ``status`` and ``{p}_cdf_true``.
 
 Only rows with ``status == "ok"`` and a finite CDF value count; the others are
-counted in ``n_failed`` (status not ok) and ``n_no_cdf`` (ok, but no CDF value, e.g.
-an MLE fit whose Hessian was not positive definite).
+counted in ``n_unusable`` (a maximum-likelihood fit with status ``unusable_se`` or
+``nonfinite``: standard errors not finite, Hessian not positive definite, or larger
+than the search box is wide, see :func:`rlrecover.mle.usability`), ``n_failed``
+(any other status but ok) and ``n_no_cdf`` (ok, but no CDF value). Every figure
+says, per panel, how many values it shows and how many were left out and why.
 
 Figures follow :mod:`rlrecover.plots`: a :class:`matplotlib.figure.Figure` on the Agg
 canvas, never ``pyplot``.
@@ -46,7 +49,15 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from rlrecover.analysis import method_order, numeric_column, ok_mask, wilson_interval
-from rlrecover.plots import METHOD_LABELS, PARAM_COLORS, save_figure
+from rlrecover.mle import STATUS_NONFINITE, STATUS_UNUSABLE_SE
+from rlrecover.plots import (
+    METHOD_LABELS,
+    PARAM_COLORS,
+    coverage_legend,
+    note_missing_series,
+    save_figure,
+    series_note,
+)
 from rlrecover.summary import PARAMS, level_label
 
 __all__ = [
@@ -89,6 +100,7 @@ COVERAGE_CURVE_COLUMNS = [
     "ci_low",
     "ci_high",
     "n_excluded",
+    "n_unusable",
     "n_failed",
     "n_no_cdf",
 ]
@@ -111,6 +123,7 @@ def sbc_table_columns(coverage_levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95)) 
         "parameter",
         "n",
         "n_excluded",
+        "n_unusable",
         "n_failed",
         "n_no_cdf",
         "test",
@@ -132,7 +145,8 @@ def _cdf_values(recovery: pd.DataFrame) -> dict[tuple[str, str], dict[str, objec
     """Usable CDF values per (method, parameter), with the excluded counts.
 
     Returns, for every method (report order) and parameter, ``u`` (the finite CDF
-    values of ok fits), ``ess`` (their ``ess_bulk_min``), ``n_failed`` and ``n_no_cdf``.
+    values of ok fits), ``ess`` (their ``ess_bulk_min``), ``n_unusable``, ``n_failed``
+    and ``n_no_cdf``.
 
     Raises
     ------
@@ -145,6 +159,9 @@ def _cdf_values(recovery: pd.DataFrame) -> dict[tuple[str, str], dict[str, objec
     if missing:
         raise KeyError(f"recovery table lacks column(s): {', '.join(missing)}")
     ok = ok_mask(recovery)
+    status = recovery.get("status", pd.Series("ok", index=recovery.index))
+    status = status.astype(str).str.strip().str.lower().to_numpy(dtype=object)
+    unusable = ~ok & np.isin(status, (STATUS_UNUSABLE_SE, STATUS_NONFINITE))
     methods = recovery["method"].astype(str).to_numpy()
     ess_all = numeric_column(recovery, "ess_bulk_min")
     out: dict[tuple[str, str], dict[str, object]] = {}
@@ -163,10 +180,15 @@ def _cdf_values(recovery: pd.DataFrame) -> dict[tuple[str, str], dict[str, objec
             out[(method, p)] = {
                 "u": u,
                 "ess": ess_all[use],
-                "n_failed": int((is_m & ~ok).sum()),
+                "n_unusable": int((is_m & unusable).sum()),
+                "n_failed": int((is_m & ~ok & ~unusable).sum()),
                 "n_no_cdf": int((is_m & ok & ~np.isfinite(cdf)).sum()),
             }
     return out
+
+
+def _n_excluded(v: dict[str, object]) -> int:
+    return int(v["n_unusable"]) + int(v["n_failed"]) + int(v["n_no_cdf"])  # type: ignore[call-overload]
 
 
 def _ecdf_at(u: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -248,13 +270,16 @@ def coverage_curve(
     -------
     pandas.DataFrame
         Columns ``method, parameter, level, n, covered, coverage, ci_low, ci_high,
-        n_excluded, n_failed, n_no_cdf``, one row per method (report order), parameter
+        n_excluded, n_unusable, n_failed, n_no_cdf``, one row per method (report
+        order), parameter
         and level. ``n`` counts fits with ``status == "ok"`` and a finite CDF value,
         ``covered`` those whose central interval contains the truth, ``coverage =
         covered / n``; ``ci_low``/``ci_high`` bound the 95% Wilson score interval
         (:func:`rlrecover.analysis.wilson_interval`; NaN when ``n == 0``).
-        ``n_excluded = n_failed + n_no_cdf``: fits left out because their status is
-        not ok, or because they have no CDF value.
+        ``n_excluded = n_unusable + n_failed + n_no_cdf``: fits left out because
+        their standard errors are unusable (status ``unusable_se`` or ``nonfinite``),
+        because they failed (any other status but ok), or because they have no CDF
+        value.
 
     Raises
     ------
@@ -282,13 +307,14 @@ def coverage_curve(
                     "coverage": k / n if n else math.nan,
                     "ci_low": low,
                     "ci_high": high,
-                    "n_excluded": v["n_failed"] + v["n_no_cdf"],  # type: ignore[operator]
+                    "n_excluded": _n_excluded(v),
+                    "n_unusable": v["n_unusable"],
                     "n_failed": v["n_failed"],
                     "n_no_cdf": v["n_no_cdf"],
                 }
             )
     out = pd.DataFrame(rows, columns=COVERAGE_CURVE_COLUMNS)
-    ints = ["n", "covered", "n_excluded", "n_failed", "n_no_cdf"]
+    ints = ["n", "covered", "n_excluded", "n_unusable", "n_failed", "n_no_cdf"]
     return out.astype(dict.fromkeys(ints, "int64"))
 
 
@@ -370,7 +396,7 @@ def sbc_table(
         (:func:`sbc_table_columns`):
 
         - ``n``: fits with ``status == "ok"`` and a finite CDF value; ``n_excluded =
-          n_failed + n_no_cdf`` as in :func:`coverage_curve`.
+          n_unusable + n_failed + n_no_cdf`` as in :func:`coverage_curve`.
         - ``test``, ``p_value``: :data:`UNIFORMITY_TEST`
           (``scipy.stats.kstest(u, "uniform")``). It assumes continuous values; the CDF
           from S posterior draws is a multiple of 1/S (ties possible), which moves the
@@ -419,7 +445,8 @@ def sbc_table(
             "method": method,
             "parameter": param,
             "n": n,
-            "n_excluded": v["n_failed"] + v["n_no_cdf"],  # type: ignore[operator]
+            "n_excluded": _n_excluded(v),
+            "n_unusable": v["n_unusable"],
             "n_failed": v["n_failed"],
             "n_no_cdf": v["n_no_cdf"],
             "test": UNIFORMITY_TEST,
@@ -448,7 +475,8 @@ def sbc_table(
             row["inside_band"] = "n/a"
         rows.append(row)
     out = pd.DataFrame(rows, columns=columns)
-    return out.astype(dict.fromkeys(["n", "n_excluded", "n_failed", "n_no_cdf"], "int64"))
+    ints = ["n", "n_excluded", "n_unusable", "n_failed", "n_no_cdf"]
+    return out.astype(dict.fromkeys(ints, "int64"))
 
 
 # --------------------------------------------------------------------------- figures
@@ -483,11 +511,28 @@ def _footnote(fig: Figure, text: str) -> None:
 
 def _excluded_text(v: dict[str, object]) -> str:
     parts = []
+    if v["n_unusable"]:
+        parts.append(f"{v['n_unusable']} unusable SE")
     if v["n_failed"]:
         parts.append(f"{v['n_failed']} failed")
     if v["n_no_cdf"]:
         parts.append(f"{v['n_no_cdf']} without CDF")
     return f" ({', '.join(parts)} left out)" if parts else ""
+
+
+def _curve_excluded_text(d: pd.DataFrame) -> str:
+    """Why fits were left out of a coverage-curve series: ``"unusable SE 8, failed 1"``."""
+    parts = []
+    for col, label in (
+        ("n_unusable", "unusable SE"),
+        ("n_failed", "failed"),
+        ("n_no_cdf", "without CDF"),
+    ):
+        if col in d.columns and len(d):
+            k = int(pd.to_numeric(d[col], errors="coerce").fillna(0).max())
+            if k:
+                parts.append(f"{label} {k}")
+    return ", ".join(parts)
 
 
 def _panel_title(method: str, param: str, v: dict[str, object], extra: str = "") -> str:
@@ -685,8 +730,9 @@ def plot_coverage_curve(
 
     Each parameter is a line with markers and its 95% Wilson band shaded; the dashed
     diagonal is perfect calibration. Points below the diagonal mean intervals too
-    narrow (overconfident), above too wide. Methods without usable values get a panel
-    saying so.
+    narrow (overconfident), above too wide. Each panel's title gives, per parameter,
+    the number of values and how many were left out and why; a parameter without
+    usable values is named on the panel (never dropped silently).
 
     Parameters
     ----------
@@ -713,6 +759,7 @@ def plot_coverage_curve(
     for ax, method in zip(axes, methods, strict=True):
         ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="nominal = empirical")
         notes = []
+        missing = []
         drawn = False
         for param in params:
             d = curve[(curve["method"].astype(str) == method) & (curve["parameter"] == param)]
@@ -721,38 +768,29 @@ def plot_coverage_curve(
             cov = pd.to_numeric(d["coverage"], errors="coerce").to_numpy(dtype=float)
             lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
             hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
-            n = int(pd.to_numeric(d["n"], errors="coerce").max()) if len(d) else 0
             n_ex = int(pd.to_numeric(d["n_excluded"], errors="coerce").max()) if len(d) else 0
-            note = f"{param}: n = {n}"
-            if n_ex:
-                note += f" ({n_ex} left out)"
-            notes.append(note)
+            why = _curve_excluded_text(d)
+            notes.append(series_note(param, d["n"].tolist(), n_ex, why))
             ok = np.isfinite(lev) & np.isfinite(cov)
             if not ok.any():
+                missing.append(
+                    f"{param} not drawn: no usable CDF values" + (f" ({why})" if why else "")
+                )
                 continue
             drawn = True
             color = PARAM_COLORS.get(param)
             band = ok & np.isfinite(lo) & np.isfinite(hi)
             ax.fill_between(lev[band], lo[band], hi[band], color=color, alpha=0.2, lw=0)
             ax.plot(lev[ok], cov[ok], marker="o", ms=3.5, color=color, label=param)
-        if not drawn:
-            ax.text(
-                0.5,
-                0.5,
-                "no usable CDF values",
-                ha="center",
-                va="center",
-                color="0.3",
-                bbox={"facecolor": "white", "edgecolor": "0.7"},
-            )
+        note_missing_series(ax, missing, drawn)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_aspect("equal", adjustable="box")
         title = METHOD_LABELS.get(method, method)
-        ax.set_title(f"{title}\n{'; '.join(notes)}", fontsize=9)
+        ax.set_title(f"{title}\n" + "\n".join(notes), fontsize=9)
         ax.set_xlabel("nominal level of the central interval")
         ax.grid(True, color="0.9", lw=0.6)
     axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
-    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0].legend(handles=coverage_legend(params), loc="upper left", fontsize=8)
     fig.suptitle("Coverage of central intervals at every level, from the CDF at the truth")
     return save_figure(fig, path)

@@ -16,9 +16,11 @@ from rlrecover.analysis import (
     design_cells_table,
     design_table,
     diagnostics,
+    estimate_mask,
     flag_reasons,
     grid_map_table,
     is_missing,
+    ok_mask,
     recovery_metrics,
     runtime_table,
     tradeoff_table,
@@ -203,10 +205,11 @@ def test_coverage_counts_exact():
     c = coverage_table(rec, LEVELS)
     assert list(c.columns) == [
         "method", "parameter", "cell", "alpha_true", "beta_true", "level",
-        "n", "covered", "coverage", "ci_low", "ci_high",
+        "n", "covered", "coverage", "ci_low", "ci_high", "n_fits", "n_excluded", "excluded",
     ]  # fmt: skip
     n_cells = len(ALPHAS) * len(BETAS)
     assert len(c) == 2 * 2 * len(LEVELS) * (1 + n_cells)
+    assert (c.n_excluded == 0).all() and (c.excluded == "").all() and (c.n_fits == c.n).all()
     for level in LEVELS:
         pooled = c[(c.cell == "all") & (c.level == level)]
         assert (pooled.n == N_REP * n_cells).all()
@@ -226,6 +229,8 @@ def test_coverage_missing_intervals_and_columns():
     c = coverage_table(rec, LEVELS)
     sel = c[(c.method == "mle") & (c.parameter == "beta") & (c.level == 0.5)]
     assert (sel.n == 0).all() and sel.coverage.isna().all() and sel.ci_low.isna().all()
+    assert (sel.n_excluded == sel.n_fits).all() and (sel.n_fits > 0).all()
+    assert (sel.excluded == sel.n_fits.map(lambda k: f"no finite interval {k}")).all()
     with pytest.raises(KeyError, match="alpha_lower_80"):
         coverage_table(rec, [0.8])
 
@@ -562,3 +567,83 @@ def test_design_cells_table_hand_computed():
     assert worse.n_trials_max == 400
     only_beta = design_cells_table(make_plan_table(), {"beta": ("relative", 0.05)})
     assert set(only_beta.parameter) == {"beta"} and only_beta.min_trials.isna().all()
+
+
+def two_trial_mle_table() -> pd.DataFrame:
+    """Maximum-likelihood rows as the two-trial fits of issue 9 wrote them.
+
+    Seeded noise decides which replicate is which; the values are those of the real
+    fits (``rlrecover.fitting`` on two-trial data, see tests/test_fitting.py): a flat
+    optimum with a Hessian that is not positive definite (NaN SE and intervals), or
+    beta ~ 30-300 with an SE of 1e2-1e31 and intervals like [0, 1] and [1e-166,
+    1e169] or [0, inf].
+    """
+    rng = np.random.default_rng(20261126)
+    rows = []
+    for cell_beta in (3.0, 8.0):
+        for r in range(6):
+            row = empty_row(LEVELS, "mle", {"alpha": 0.4, "beta": cell_beta}, r, 2)
+            row.update(nll=1.386, converged=True, at_bound=False, seconds=0.01)
+            if rng.random() < 0.5:
+                row.update(alpha_est=0.001422, beta_est=0.014872, status="unusable_se")
+                row["error"] = "Hessian not positive definite"
+            else:
+                beta = float(rng.uniform(30, 300))
+                row.update(alpha_est=0.9, beta_est=beta, alpha_cdf_true=0.5, beta_cdf_true=0.5)
+                for level in LEVELS:
+                    for p, (lo, hi) in (("alpha", (0.0, 1.0)), ("beta", (1e-166, 1e169))):
+                        row.update(dict(zip(interval_columns(p, level), (lo, hi), strict=True)))
+                row["beta_upper_90"] = math.inf
+                row["status"] = "unusable_se"
+                row["error"] = (
+                    "SE of logit(alpha) 157 > 24, the width of its search box [-12, 12]; "
+                    "SE of log(beta) 234 > 13.8, the width of its search box [-6.91, 6.91]"
+                )
+            rows.append(row)
+    return pd.DataFrame(rows, columns=summary_columns(LEVELS))
+
+
+def test_unusable_se_fits_keep_their_estimates_but_not_their_intervals():
+    rec = pd.concat([make_recovery(methods=("mle",)), two_trial_mle_table()], ignore_index=True)
+    unusable = (rec.status == "unusable_se").to_numpy()
+    assert not ok_mask(rec)[unusable].any() and estimate_mask(rec)[unusable].all()
+    m = recovery_metrics(rec)
+    two = m[(m.n_trials == 2) & (m.cell == "all")]
+    assert list(two.n) == [12, 12]  # estimates are finite: they count in bias and RMSE
+    c = coverage_table(rec[rec.n_trials == 2], LEVELS)
+    assert (c.n == 0).all() and c.coverage.isna().all()
+    pooled = c[c.cell == "all"]
+    assert (pooled.n_fits == 12).all() and (pooled.n_excluded == 12).all()
+    assert (pooled.excluded == "unusable_se 12").all()
+    # mixed with usable fits: those are counted, the others left out and said why
+    both = coverage_table(rec, LEVELS)
+    row = both[(both.cell == "all") & (both.parameter == "alpha") & (both.level == 0.9)]
+    n_cells = len(ALPHAS) * len(BETAS)
+    assert row.n.item() == N_REP * n_cells and row.n_excluded.item() == 12
+    assert row.n_fits.item() == N_REP * n_cells + 12
+    g = grid_map_table(rec)
+    g2 = g[(g.n_trials == 2) & (g.alpha_true == 0.4)]
+    assert (g2.n == 6).all() and (g2.n_interval == 0).all() and g2.coverage90.isna().all()
+    assert (g2.n_flagged == 6).all()
+    t = tradeoff_table(rec)
+    t2 = t[(t.n_trials == 2) & (t.alpha_true == 0.4)]
+    assert (t2.n == 6).all() and (t2.n_ab_corr == 0).all()
+
+
+def test_unusable_se_fits_are_diagnosed_with_their_reason():
+    rec = two_trial_mle_table()
+    reasons = flag_reasons(rec)
+    assert all(r.startswith("unusable_se: ") for r in reasons)
+    assert any("Hessian not positive definite" in r for r in reasons)
+    assert any("SE of log(beta) 234 > 13.8" in r for r in reasons)
+    d = diagnostics(rec)
+    assert len(d) == 12 and (d.status == "unusable_se").all()
+    rt = runtime_table(rec)
+    assert (rt.n_ok.item(), rt.n_unusable.item(), rt.n_failed.item()) == (0, 12, 0)
+    rec.loc[0, ["status", "error", "alpha_est"]] = [
+        "nonfinite",
+        "estimate of alpha not finite",
+        np.nan,
+    ]
+    assert flag_reasons(rec)[0] == "nonfinite: estimate of alpha not finite"
+    assert recovery_metrics(rec).query("cell == 'all' and parameter == 'beta'").n.item() == 11

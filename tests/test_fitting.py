@@ -81,3 +81,16 @@ def test_pymc_rows(cell, method):
         assert table[col].map(math.isfinite).all()
     assert ((table["alpha_est"] > 0) & (table["alpha_est"] < 1)).all()
     assert any("compiled" in line for line in lines)
+
+
+def test_two_trial_mle_rows_are_flagged_not_ok():
+    # Issue 9's reproduction: with two trials every MLE fit had status "ok" although
+    # its standard errors were NaN or astronomically large.
+    settings = default_settings(seed=11, task={"n_trials": 2}, coverage_levels=[0.5, 0.9])
+    truth = {"alpha": 0.4, "beta": 8.0}
+    data = simulate_cell(settings.seed, truth, 6, settings.task)
+    table = fit_cell("mle", data, truth, settings, lambda _: None)
+    assert (table["status"] == "unusable_se").all()
+    assert table["error"].str.contains("Hessian not positive definite|search box").all()
+    assert table["alpha_est"].map(math.isfinite).all()
+    assert table["beta_est"].map(math.isfinite).all()

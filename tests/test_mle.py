@@ -134,3 +134,74 @@ def test_singular_hessian_gives_no_interval_and_says_so():
     assert math.isnan(res.se_free["alpha"]) and math.isnan(res.se_free["beta"])
     assert "Hessian not positive definite" in res.message
     assert all(math.isnan(v) for bounds in res.intervals.values() for v in bounds)
+
+
+def test_notebook_fit_is_usable(notebook_data):
+    actions, rewards = notebook_data
+    res = fit_mle(actions, rewards, rng=np.random.default_rng(0), truth={"alpha": 0.5, "beta": 5})
+    assert (res.status, res.problem) == ("ok", "")
+    assert res.hessian_pd
+
+
+@pytest.mark.parametrize("pattern", range(16))
+def test_two_trials_never_give_usable_intervals(pattern):
+    # Every dataset of two trials (issue 9: beta 229 +- 2.3e14, intervals [0, inf] or
+    # NaN standard errors, all with status ok): one informative choice cannot pin
+    # down two parameters, so no Wald interval of such a fit may be used.
+    bits = [(pattern >> k) & 1 for k in range(4)]
+    actions, rewards = np.array(bits[:2]), np.array(bits[2:])
+    res = fit_mle(actions, rewards, rng=np.random.default_rng(0), truth={"alpha": 0.4, "beta": 8})
+    assert res.status == mle.STATUS_UNUSABLE_SE
+    assert all(math.isfinite(v) for v in res.estimate.values())  # kept for the metrics
+    if res.hessian_pd:
+        assert "SE of logit(alpha)" in res.problem and "width of its search box" in res.problem
+    else:
+        assert res.problem.startswith("Hessian not positive definite")
+
+
+def _result(**changes) -> mle.MLEResult:
+    base = {
+        "estimate": {"alpha": 0.4, "beta": 3.0},
+        "nll": 20.0,
+        "converged": True,
+        "at_bound": False,
+        "se_free": {"alpha": 1.0, "beta": 0.5},
+        "intervals": {("alpha", 0.9): (0.2, 0.6), ("beta", 0.9): (1.5, 6.0)},
+        "cdf_true": {"alpha": 0.4, "beta": 0.6},
+    }
+    return mle.MLEResult(**{**base, **changes})
+
+
+def test_usability_draws_the_line_at_the_width_of_the_box():
+    width_u = U_BOUND - MLE_FREE["alpha"][1][0]  # 24
+    width_v = V_BOUNDS[1] - V_BOUNDS[0]  # 13.8
+    assert mle.usability(_result()) == ("ok", "")
+    edge = _result(se_free={"alpha": width_u, "beta": width_v})
+    assert mle.usability(edge) == ("ok", "")
+    over = _result(se_free={"alpha": width_u * 1.001, "beta": 0.5})
+    status, why = mle.usability(over)
+    assert status == mle.STATUS_UNUSABLE_SE
+    assert why == "SE of logit(alpha) 24 > 24, the width of its search box [-12, 12]"
+    status, why = mle.usability(_result(se_free={"alpha": 1.0, "beta": 2.3e14}))
+    assert status == mle.STATUS_UNUSABLE_SE and why.startswith("SE of log(beta) 2.3e+14 > 13.8")
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "text"),
+    [
+        ({"se_free": {"alpha": math.nan, "beta": 0.5}}, "unusable_se", "SE of logit(alpha) not"),
+        ({"hessian_pd": False}, "unusable_se", "Hessian not positive definite"),
+        (
+            {"intervals": {("alpha", 0.9): (0.2, 0.6), ("beta", 0.9): (0.0, math.inf)}},
+            "unusable_se",
+            "Wald interval of beta not finite",
+        ),
+        ({"cdf_true": {"alpha": math.nan, "beta": 0.5}}, "unusable_se", "CDF at the truth"),
+        ({"estimate": {"alpha": 0.4, "beta": math.inf}}, "nonfinite", "estimate of beta"),
+        ({"nll": math.nan}, "nonfinite", "negative log-likelihood nan"),
+    ],
+)
+def test_usability_names_what_is_wrong(changes, status, text):
+    got, why = mle.usability(_result(**changes))
+    assert got == status
+    assert text in why

@@ -169,3 +169,58 @@ def test_plot_design_writes_png(tmp_path):
     one = design_table(make_recovery(), rmse_targets={"beta": ("absolute", 2.0)})
     assert _is_png(plot_design(one, tmp_path / "one_length.png"))
     assert _is_png(plot_design(design_table(rec.iloc[:0]), tmp_path / "empty.png"))
+
+
+def _figure_texts(monkeypatch, module, plot, *args) -> list[str]:
+    """Every text of the figure ``plot(*args)`` would save (titles, notes, labels)."""
+    import matplotlib.text
+
+    seen = {}
+
+    def capture(fig, path, **kwargs):
+        seen["fig"] = fig
+        return path
+
+    monkeypatch.setattr(module, "save_figure", capture)
+    plot(*args)
+    return [t.get_text() for t in seen["fig"].findobj(matplotlib.text.Text) if t.get_text()]
+
+
+def test_plot_coverage_says_which_series_it_cannot_draw(tmp_path, monkeypatch):
+    import rlrecover.plots
+
+    rec = make_recovery()
+    mle = rec.method == "mle"
+    # issue 9: two-trial MLE fits, every beta interval unusable, alpha fine
+    for level in LEVELS:
+        rec.loc[mle, list(interval_columns("beta", level))] = [0.0, math.inf]
+    cov = coverage_table(rec, LEVELS)
+    texts = _figure_texts(monkeypatch, rlrecover.plots, plot_coverage, cov, tmp_path / "c.png")
+    joined = "\n".join(texts)
+    assert "beta not drawn: no usable intervals (no finite interval 30)" in joined
+    assert (
+        "alpha: n = 30" in joined and "beta: n = 0, 30 left out (no finite interval 30)" in joined
+    )
+    # flagged fits: the status is the reason, for every parameter
+    rec.loc[mle, "status"] = "unusable_se"
+    rec.loc[mle.to_numpy().nonzero()[0][:3], "status"] = "failed"
+    cov = coverage_table(rec, LEVELS)
+    joined = "\n".join(
+        _figure_texts(monkeypatch, rlrecover.plots, plot_coverage, cov, tmp_path / "c.png")
+    )
+    assert "alpha not drawn: no usable intervals (unusable_se 27, failed 3)" in joined
+    assert "beta not drawn: no usable intervals (unusable_se 27, failed 3)" in joined
+    # the other methods keep their lines and counts
+    assert "alpha: n = 25, 5 left out (failed 5)" in joined
+
+
+def test_plot_recovery_counts_fits_without_usable_se(tmp_path, monkeypatch):
+    import rlrecover.plots
+
+    rec = make_recovery()
+    sel = (rec.method == "mle") & (rec.alpha_true == 0.2)
+    rec.loc[sel, "status"] = "unusable_se"
+    texts = _figure_texts(
+        monkeypatch, rlrecover.plots, plot_recovery, rec, "alpha", tmp_path / "r.png"
+    )
+    assert any("30 of 30 fits" in t and "15 without usable SE" in t for t in texts)

@@ -267,3 +267,24 @@ def test_cell_formatting(tmp_path):
     # a column of numbers (missing ones included) is right-aligned, text left-aligned
     assert [c for c, _ in cells[1][:5]] == ["text", "num", "text", "num", "num"]
     assert cells[0][7][0] == "text wide"
+
+
+def test_unusable_se_fits_are_counted_and_explained():
+    """Issue 9: MLE fits with unusable standard errors are counted per status."""
+    inputs = _tiny_inputs()
+    rec = inputs["tables"]["recovery"].copy()
+    rec.loc[1:, "status"] = "unusable_se"
+    rec.loc[1:, "error"] = "Hessian not positive definite"
+    inputs["tables"].update(
+        recovery=rec,
+        coverage=coverage_table(rec, LEVELS),
+        diagnostics=diagnostics(rec),
+        runtime=runtime_table(rec),
+    )
+    html = render_report(**inputs)
+    assert "3 in total: 1 succeeded, 2 with unusable standard errors" in html
+    diag = html[html.index('id="diagnostics"') : html.index('id="runtime"')]
+    assert "2 fit(s) were flagged." in diag and "status unusable_se" in diag
+    assert "unusable_se: Hessian not positive definite" in diag
+    assert "24 for logit(alpha), 13.8 for log(beta)" in diag
+    assert "left out because" in html and "unusable_se 2" in html

@@ -385,3 +385,49 @@ def test_both_pymc_models_are_calibrated_under_sbc():
     assert (table["inside_band"] == "yes").all(), table[
         ["method", "parameter", "p_value", "max_ecdf_deviation", "inside_band"]
     ]
+
+
+def test_unusable_se_fits_are_left_out_counted_and_named(tmp_path, monkeypatch):
+    # issue 9: MLE fits of two trials have CDF values of ~0.5 from an absurd SE (or
+    # NaN from a singular Hessian); they must be left out, counted and named.
+    import matplotlib.text
+
+    import rlrecover.sbc
+
+    rng = np.random.default_rng(9)
+    frame = sbc_frame(
+        {
+            "mle": {"alpha": np.full(6, 0.4999), "beta": np.full(6, 0.4975)},
+            "pymc_potential": {"alpha": rng.uniform(size=6), "beta": rng.uniform(size=6)},
+        }
+    )
+    frame.loc[frame.method == "mle", "status"] = "unusable_se"
+    frame.loc[0, "status"] = "failed"
+    curve = coverage_curve(frame, levels=[0.5, 0.9])
+    mle = curve[curve.method == "mle"]
+    assert (mle.n == 0).all() and mle.coverage.isna().all()
+    assert (mle[["n_unusable", "n_failed", "n_no_cdf", "n_excluded"]] == [5, 1, 0, 6]).all().all()
+    table = sbc_table(frame, LEVELS)
+    assert list(table.columns) == sbc_table_columns(LEVELS)
+    assert table.loc[table.method == "mle", "n_unusable"].tolist() == [5, 5]
+
+    seen = {}
+
+    def capture(fig, path, **kwargs):
+        seen["fig"] = fig
+        return path
+
+    monkeypatch.setattr(rlrecover.sbc, "save_figure", capture)
+
+    def texts():
+        return "\n".join(t.get_text() for t in seen["fig"].findobj(matplotlib.text.Text))
+
+    plot_coverage_curve(curve, tmp_path / "curve.png")
+    out = texts()
+    assert "alpha not drawn: no usable CDF values (unusable SE 5, failed 1)" in out
+    assert "beta: n = 0, 6 left out (unusable SE 5, failed 1)" in out
+    assert "alpha: n = 6" in out  # the PyMC panel keeps its lines
+    plot_sbc_ecdf(frame, tmp_path / "ecdf.png")
+    assert "(5 unusable SE, 1 failed left out)" in texts()
+    plot_sbc_ranks(frame, tmp_path / "ranks.png")
+    assert "no usable CDF values" in texts()
