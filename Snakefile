@@ -12,9 +12,9 @@ include: "workflow/rules/config.smk"
 include: "workflow/rules/common.smk"
 
 
-# A malformed config.yaml is reported with its line and column before Snakemake
-# parses it (Snakemake's own message does not say where the problem is).
-check_config_syntax("config.yaml")
+# A malformed config.yaml (or --configfile, or --config value) is reported with its
+# file, line and column before Snakemake parses it (its own message says neither).
+check_config_files("config.yaml")
 
 
 configfile: "config.yaml"
@@ -26,6 +26,13 @@ validate_workflow_config("workflow/schemas/config.schema.yaml")
 
 # Ctrl-C stops running fits within a second; a killed run leaves no stale lock.
 prepare_run()
+
+
+include: "workflow/rules/inputs.smk"
+
+
+# A damaged data file that would be refitted stops the run before its fits are deleted.
+check_data_of_finished_fits()
 
 
 report: "workflow/report/workflow.rst"

@@ -22,6 +22,7 @@ from rlrecover.seeds import format_value
 
 __all__ = [
     "ConfigError",
+    "ConfigSource",
     "MLESettings",
     "SamplerSettings",
     "Settings",
@@ -31,8 +32,10 @@ __all__ = [
     "fill_defaults",
     "grid_errors",
     "load_schema",
+    "parse_overrides",
     "schema_defaults",
     "validate_config",
+    "yaml_error_message",
 ]
 
 
@@ -59,23 +62,140 @@ def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def check_yaml_syntax(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`ConfigError` with the line and column if ``path`` is not valid YAML.
+def _position(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
 
-    A missing file is not an error here (Snakemake reports it).
+
+def yaml_error_message(error: yaml.YAMLError, where: str) -> str:
+    """``"config file my.yaml, line 3, column 7: expected ',' or ']' ..."`` from PyYAML's error.
+
+    Parameters
+    ----------
+    error : yaml.YAMLError
+        The parser's error (with marks when it has them).
+    where : str
+        What was read, e.g. ``"config file my.yaml"`` or ``"--config grid=..."``.
+
+    Returns
+    -------
+    str
+    """
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return f"{where}: {problem}"
+    text = f"{where}, {_position(mark)}: {problem}"
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and context_mark is not None:
+        text += f" ({context} that starts at {_position(context_mark)})"
+    if "'\\t'" in problem:
+        text += "; indent with spaces, not tabs"
+    return text
+
+
+def _duplicate_keys(node, found: list[str]) -> None:
+    """Append a message for every mapping key written twice (YAML keeps the last silently)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, Any] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name in seen:
+                found.append(
+                    f"{_position(key.start_mark)}: key {name!r} is given twice (first at "
+                    f"{_position(seen[name])}); YAML would silently keep only the last"
+                )
+            elif name is not None:
+                seen[name] = key.start_mark
+            _duplicate_keys(value, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _duplicate_keys(item, found)
+
+
+def check_yaml_syntax(path: str | os.PathLike[str], name: str | None = None) -> None:
+    """Raise :class:`ConfigError` naming the file, line and column unless ``path`` is a config.
+
+    A config file must be valid YAML, hold ``key: value`` pairs at the top level, and
+    give no key twice in one mapping. A missing file is not an error here (Snakemake
+    reports it).
 
     Parameters
     ----------
     path : path-like
         A config file.
+    name : str, optional
+        How to call the file in the message (default: ``path``).
     """
     if not os.path.exists(path):
         return
+    where = f"config file {name or path}"
     try:
         with open(path, encoding="utf-8") as f:
-            yaml.safe_load(f)
+            node = yaml.compose(f, Loader=yaml.SafeLoader)
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML:\n{e}") from None
+        raise ConfigError(yaml_error_message(e, where)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{where}: not a text file (byte {e.start}: {e.reason})") from None
+    if not isinstance(data, dict):
+        what = "is empty" if data is None else f"holds a {type(data).__name__}"
+        raise ConfigError(f"{where} {what}; it must hold `key: value` lines, at least `grid:`")
+    found: list[str] = []
+    _duplicate_keys(node, found)
+    if found:
+        raise ConfigError(f"{where}, {found[0]}")
+
+
+def parse_overrides(args: Sequence[str]) -> dict[str, Any]:
+    """The values of ``--config key=value`` arguments, read as YAML.
+
+    Snakemake reads a nested value such as ``grid={alpha: [0.1], beta: [1]}`` with
+    every number as text; reading it as YAML gives the numbers back.
+
+    Parameters
+    ----------
+    args : sequence of str
+        The ``key=value`` arguments as given.
+
+    Returns
+    -------
+    dict
+        ``{key: value}`` for every argument whose value is a YAML list or mapping.
+
+    Raises
+    ------
+    ConfigError
+        If such a value (one starting with ``[`` or ``{``) is not valid YAML, naming the
+        argument and the column.
+    """
+    out = {}
+    for arg in args:
+        key, sep, text = str(arg).partition("=")
+        if not sep or not text.lstrip().startswith(("[", "{")):
+            continue
+        try:
+            out[key] = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"--config {arg}"
+            if mark is not None:
+                where += f", column {len(key) + 2 + mark.column}"
+            raise ConfigError(f"{where}: {getattr(e, 'problem', None) or e}") from None
+    return out
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """One source of the config, to say where a problem was written.
+
+    ``name`` is how it is called (``"config.yaml"``, ``"--config"``), ``data`` what it
+    sets, and ``path`` the file to find line numbers in (``None`` for ``--config``).
+    """
+
+    name: str
+    data: Any
+    path: str | None = None
 
 
 def _error_location(error) -> str:
@@ -108,12 +228,28 @@ def config_errors(cfg: Any, schema: Mapping[str, Any]) -> list[str]:
     list of str
         One message per problem, sorted by location; empty when ``cfg`` is valid.
     """
+    return [message for _, message in _schema_problems(cfg, schema)]
+
+
+def _schema_problems(cfg: Any, schema: Mapping[str, Any]) -> list[tuple[list, str]]:
+    """``(path, message)`` of every schema violation; ``path`` leads to the value at fault."""
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
     errors = [_meant(e) for e in errors]
-    return [f"{_error_location(e)}: {e.message}{_hint(e)}" for e in errors]
+    return [(_culprit_path(e), f"{_error_location(e)}: {e.message}{_hint(e)}") for e in errors]
+
+
+def _culprit_path(error) -> list:
+    """The path to the value at fault; for an unexpected key, the path to that key."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = error.schema.get("properties", {})
+        extra = [k for k in error.instance if k not in known]
+        if extra:
+            path.append(extra[0])
+    return path
 
 
 def _meant(error):
@@ -145,7 +281,12 @@ def grid_errors(cfg: Any) -> list[str]:
     list of str
         One message per problem.
     """
-    messages = []
+    return [message for _, message in _grid_problems(cfg)]
+
+
+def _grid_problems(cfg: Any) -> list[tuple[list, str]]:
+    """``(path, message)`` of every problem :func:`grid_errors` reports."""
+    problems = []
     grid = cfg.get("grid") if isinstance(cfg, Mapping) else None
     for param in PARAMS:
         values = grid.get(param) if isinstance(grid, Mapping) else None
@@ -158,14 +299,67 @@ def grid_errors(cfg: Any) -> list[str]:
             if math.isfinite(v):
                 labels.append(format_value(v))
             else:
-                messages.append(f"grid -> {param} -> {i}: {v} is not a finite number")
+                problems.append(
+                    (["grid", param, i], f"grid -> {param} -> {i}: {v} is not a finite number")
+                )
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
-            messages.append(
-                f"grid -> {param}: {values} repeats values (equal to 12 significant "
-                f"digits): {', '.join(dupes)}"
+            problems.append(
+                (
+                    ["grid", param],
+                    f"grid -> {param}: {values} repeats values (equal to 12 significant "
+                    f"digits): {', '.join(dupes)}",
+                )
             )
-    return messages
+    return problems
+
+
+def _origin(path: Sequence, sources: Sequence[ConfigSource]) -> ConfigSource | None:
+    """The source whose value at ``path`` is the one in the merged config.
+
+    Sources are merged as Snakemake does: mappings key by key, anything else replaced
+    whole, so the origin is the last source that reaches the end of ``path`` or holds a
+    non-mapping value on the way.
+    """
+    if not path:
+        return None
+    for source in reversed(sources):
+        node = source.data
+        for key in path:
+            if not isinstance(node, Mapping):
+                return source  # a list or value replaced whole by this source
+            if key not in node:
+                break
+            node = node[key]
+        else:
+            return source
+    return None
+
+
+def _line_of(source: ConfigSource, path: Sequence) -> str:
+    """``", line 3, column 10"``: where ``path`` is written in the source's file, or ``""``."""
+    if source.path is None:
+        return ""
+    try:
+        with open(source.path, encoding="utf-8") as f:
+            node = yaml.compose(f, Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return ""
+    mark = None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(k, v) for k, v in node.value if getattr(k, "value", None) == str(key)]
+            if not pairs:
+                break
+            mark, node = pairs[-1][0].start_mark, pairs[-1][1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if key >= len(node.value):
+                break
+            node = node.value[key]
+            mark = node.start_mark
+        else:
+            break
+    return "" if mark is None else f", {_position(mark)}"
 
 
 def schema_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,7 +404,9 @@ def fill_defaults(cfg: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str
 
 
 def validate_config(
-    cfg: Any, schema: Mapping[str, Any], sources: Sequence[str] = ("the config",)
+    cfg: Any,
+    schema: Mapping[str, Any],
+    sources: Sequence[str | ConfigSource] = ("the config",),
 ) -> dict[str, Any]:
     """Check ``cfg`` against the schema and the grid rules; return it with defaults.
 
@@ -220,8 +416,10 @@ def validate_config(
         The config as read from YAML.
     schema : mapping
         The JSON schema.
-    sources : sequence of str
-        Where the config came from (file names, ``--config``), for the message.
+    sources : sequence of str or ConfigSource
+        Where the config came from, in the order merged (file names, ``--config``).
+        With :class:`ConfigSource` items every problem also names the source it was
+        written in and, for a file, the line and column.
 
     Returns
     -------
@@ -231,15 +429,21 @@ def validate_config(
     Raises
     ------
     ConfigError
-        Listing every problem as ``key -> key -> index: message``.
+        Listing every problem as ``[file, line L, column C: ]key -> key -> index: message``.
     """
-    messages = config_errors(cfg, schema) + grid_errors(cfg)
-    if messages:
-        lines = "\n".join(f"  {m}" for m in messages)
+    problems = _schema_problems(cfg, schema) + _grid_problems(cfg)
+    if problems:
+        known = [s for s in sources if isinstance(s, ConfigSource)]
+        names = [s.name if isinstance(s, ConfigSource) else str(s) for s in sources]
+        lines = []
+        for path, message in problems:
+            origin = _origin(path, known)
+            where = "" if origin is None else f"{origin.name}{_line_of(origin, path)}: "
+            lines.append(f"  {where}{message}")
         raise ConfigError(
-            f"Invalid configuration in {', then '.join(sources)} "
-            f"({len(messages)} problem(s); allowed values: comments in config.yaml "
-            f"and workflow/schemas/config.schema.yaml):\n{lines}"
+            f"Invalid configuration in {', then '.join(names)} "
+            f"({len(problems)} problem(s); allowed values: comments in config.yaml "
+            f"and workflow/schemas/config.schema.yaml):\n" + "\n".join(lines)
         )
     return fill_defaults(cfg, schema)
 
@@ -355,3 +559,58 @@ class Settings:
             mle=optional("mle", MLESettings.from_config),
             coverage_levels=optional("coverage_levels", lambda x: tuple(float(v) for v in x)),
         )
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rlrecover.config FILE...``: check config files as the workflow would.
+
+    Snakemake reads ``--configfile`` files before the workflow's own checks run, and
+    reports a malformed one without its line and column; this names them. The files
+    are checked one by one and then merged in order and validated against the schema
+    (``--schema``, by default ``workflow/schemas/config.schema.yaml`` here).
+
+    Returns
+    -------
+    int
+        0 if every file is valid, 1 otherwise (the problems are printed).
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m rlrecover.config", description=main.__doc__)
+    parser.add_argument("files", nargs="+", help="config files, in merge order")
+    parser.add_argument("--schema", default="workflow/schemas/config.schema.yaml")
+    args = parser.parse_args(argv)
+    try:
+        sources = []
+        for path in args.files:
+            if not os.path.exists(path):
+                raise ConfigError(f"config file {path} not found")
+            check_yaml_syntax(path)
+            with open(path, encoding="utf-8") as f:
+                sources.append(ConfigSource(str(path), yaml.safe_load(f), str(path)))
+        merged: dict[str, Any] = {}
+        for source in sources:
+            _merge(merged, source.data)
+        validate_config(merged, load_schema(args.schema), sources)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"{', then '.join(args.files)}: a valid config")
+    return 0
+
+
+def _merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    """Merge as Snakemake's ``update_config``: mappings key by key, anything else replaced."""
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

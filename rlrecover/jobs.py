@@ -137,8 +137,23 @@ def simulate_job(
         log(f"simulating {replicates} datasets of {dict(truth)}")
         task = TaskSettings.from_config(sim_config["task"])
         data = simulate_cell(int(sim_config["seed"]), truth, replicates, task)
-        data.to_csv(output, sep="\t", index=False)
+        _write_atomically(data, output)
         log(f"wrote {len(data)} rows to {output}")
+
+
+def _write_atomically(table: pd.DataFrame, path: PathLike) -> None:
+    """Write a TSV next to ``path`` and rename it into place.
+
+    A data file is an input that later checks trust, so a job killed while writing it
+    must leave no half-written file behind (only no file).
+    """
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        table.to_csv(tmp, sep="\t", index=False)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
 
 
 def _unit_specs(settings, unit: Mapping[str, Any]):
@@ -370,7 +385,7 @@ def sbc_simulate_job(
             TaskSettings.from_config(sbc_config["task"]),
             Priors.from_config(sbc_config["priors"]),
         )
-        data.to_csv(output, sep="\t", index=False)
+        _write_atomically(data, output)
         log(f"wrote {len(data)} rows to {output}")
 
 

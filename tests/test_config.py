@@ -115,8 +115,7 @@ def test_malformed_config_yaml_names_the_position(workdir):
     proc = dry_run(workdir)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
-    assert "config.yaml is not valid YAML" in out, out
-    assert "line" in out and "column" in out, out
+    assert "config file config.yaml, line 3, column 7: expected ',' or ']'" in out, out
     assert not (workdir / "results").exists()
 
 
@@ -261,8 +260,43 @@ def test_check_yaml_syntax_names_line_and_column(tmp_path):
     check_yaml_syntax(tmp_path / "missing.yaml")  # Snakemake reports a missing file
     bad = tmp_path / "bad.yaml"
     bad.write_text("grid:\n  alpha: [0.1, 0.5\n  beta: [1]\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml is not valid YAML(.|\n)*line 3, column"):
-        check_yaml_syntax(bad)
+    with pytest.raises(ConfigError, match=r"^config file my.yaml, line 3, column 7: expected"):
+        check_yaml_syntax(bad, "my.yaml")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("grid: {alpha: [0.1], beta: [1]}\nseed: 1\nseed: 2\n")
+    with pytest.raises(ConfigError, match=r"line 3, column 1: key 'seed' is given twice"):
+        check_yaml_syntax(twice)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n")
+    with pytest.raises(ConfigError, match=r"list.yaml holds a list; it must hold `key: value`"):
+        check_yaml_syntax(listed)
+
+
+def test_problems_name_the_source_line_and_column(tmp_path):
+    from rlrecover.config import ConfigSource
+
+    base = tmp_path / "base.yaml"
+    base.write_text("grid:\n  alpha: [0.1]\n  beta: [1]\nreplicates: 3\n")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("seed: 4\ngrid:\n  alpha: [0.2, 1.5]\nsampler:\n  draw: 5\n")
+    sources = [
+        ConfigSource("base.yaml", yaml.safe_load(base.read_text()), str(base)),
+        ConfigSource("mine.yaml", yaml.safe_load(mine.read_text()), str(mine)),
+        ConfigSource("--config", {"replicates": 0}),
+    ]
+    merged = {
+        "seed": 4,
+        "grid": {"alpha": [0.2, 1.5], "beta": [1]},
+        "replicates": 0,
+        "sampler": {"draw": 5},
+    }
+    with pytest.raises(ConfigError) as err:
+        validate_config(merged, load_schema(SCHEMA), sources)
+    text = str(err.value)
+    assert "Invalid configuration in base.yaml, then mine.yaml, then --config (3 problem" in text
+    assert "  mine.yaml, line 3, column 16: grid -> alpha -> 1: 1.5 is greater" in text
+    assert "  --config: replicates: 0 is less than the minimum of 1" in text
+    assert "  mine.yaml, line 5, column 3: sampler: Additional properties" in text
 
 
 def test_schema_rejects_cases_directly():
