@@ -456,6 +456,6 @@ def test_damaged_data_file_without_fits_fails_its_fit_job(pipeline, tmp_path):
         before,
         proc,
         f"{DATA}: replicate 1 has 19 rows with trials 1..19, expected trials 1..30",
-        allowed=["results/logs/fit/trials~30/alpha~0.4/beta~8.log"],  # the failed job's log
+        allowed=["results/logs/fit_mle/trials~30/alpha~0.4/beta~8.log"],  # the failed job's log
     )
     assert "Error in rule fit" in proc.stderr
