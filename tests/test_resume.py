@@ -31,7 +31,11 @@ CONFIG = {
 }
 
 
+COMMAND = [sys.executable, "-m", "snakemake", "--cores", "2", "results/recovery.tsv"]
+
+
 def _workdir(path: Path) -> Path:
+    path.mkdir()
     shutil.copy(ROOT / "Snakefile", path / "Snakefile")
     shutil.copytree(ROOT / "workflow", path / "workflow")
     shutil.copytree(ROOT / "profiles", path / "profiles")
@@ -41,7 +45,7 @@ def _workdir(path: Path) -> Path:
 
 def _snakemake(workdir: Path, **kw) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "results/recovery.tsv"],
+        COMMAND,
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -76,18 +80,10 @@ def _table(path: Path) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_interrupted_run_resumes_with_the_plain_command_and_the_same_results(tmp_path):
-    (tmp_path / "reference").mkdir()
     reference = _workdir(tmp_path / "reference")
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "results/recovery.tsv"],
-        cwd=reference,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    proc = subprocess.run(COMMAND, cwd=reference, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
-    (tmp_path / "run").mkdir()
     work = _workdir(tmp_path / "run")
 
     # 1. Ctrl-C, and Ctrl-C again at once, while datasets are being sampled.
@@ -116,13 +112,7 @@ def test_interrupted_run_resumes_with_the_plain_command_and_the_same_results(tmp
     assert list((work / ".snakemake/locks").glob("*.lock")), "SIGKILL leaves Snakemake's locks"
 
     # 3. The plain command finishes the study: no --unlock, no --rerun-incomplete.
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "results/recovery.tsv"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    proc = subprocess.run(COMMAND, cwd=work, capture_output=True, text=True, timeout=1200)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     assert "left by a run that was killed" in out
