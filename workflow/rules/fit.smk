@@ -27,9 +27,13 @@ rule fit:
         "results/logs/fit/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
     benchmark:
         "results/benchmarks/fit/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+    group:
+        "cells"
     threads: 1
     resources:
         mem_mb=3000,
+        runtime=60,
+        cpus_per_task=1,
     params:
         config=fit_config,
         methods=fit_methods(),
@@ -50,9 +54,13 @@ rule sbc_fit:
         "results/logs/sbc_fit/batch~{batch}.log",
     benchmark:
         "results/benchmarks/sbc_fit/batch~{batch}.tsv"
+    group:
+        "cells"
     threads: 1
     resources:
         mem_mb=3000,
+        runtime=60,
+        cpus_per_task=1,
     params:
         config=sbc_fit_config,
         methods=fit_methods(),
