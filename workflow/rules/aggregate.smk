@@ -6,9 +6,13 @@ rule aggregate:
         "results/recovery.tsv",
     log:
         "results/logs/aggregate.log",
+    group:
+        "summary"
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     run:
         jobs.aggregate_job(input, output[0], log[0])
 
@@ -21,9 +25,13 @@ rule sbc_aggregate:
         "results/sbc/recovery.tsv",
     log:
         "results/logs/sbc_aggregate.log",
+    group:
+        "summary"
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     run:
         jobs.aggregate_job(input, output[0], log[0])
 
@@ -45,9 +53,13 @@ rule exact_table:
         ),
     log:
         "results/logs/exact_table.log",
+    group:
+        "summary"
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     run:
         jobs.exact_table_job(input, output.table, output.plot, log[0])
 
@@ -65,9 +77,13 @@ rule tables:
         },
     log:
         "results/logs/tables.log",
+    group:
+        "summary"
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     params:
         levels=config["coverage_levels"],
         design=design_params,
@@ -90,9 +106,13 @@ rule sbc_tables:
         },
     log:
         "results/logs/sbc_tables.log",
+    group:
+        "summary"
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     run:
         jobs.sbc_tables_job(input.recovery, output, log[0])
 
@@ -114,9 +134,13 @@ rule plots:
         },
     log:
         "results/logs/plots.log",
+    group:
+        "summary"
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     run:
         jobs.plots_job(input, output, log[0])
 
@@ -137,9 +161,13 @@ rule sbc_plots:
         },
     log:
         "results/logs/sbc_plots.log",
+    group:
+        "summary"
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     run:
         jobs.sbc_plots_job(input, output, log[0])
 
@@ -152,9 +180,13 @@ rule html_report:
         "results/report.html",
     log:
         "results/logs/report.log",
+    group:
+        "summary"
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
+        cpus_per_task=1,
     params:
         config=config,
         tables=report_tables,

@@ -8,9 +8,13 @@ rule exact:
         "results/logs/exact/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
     benchmark:
         "results/benchmarks/exact/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+    group:
+        "cells"
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=20,
+        cpus_per_task=1,
     params:
         config=exact_config,
         replicates=exact_replicates,
@@ -37,9 +41,13 @@ rule sbc_exact:
         "results/logs/exact/sbc/batch~{batch}.log",
     benchmark:
         "results/benchmarks/exact/sbc/batch~{batch}.tsv"
+    group:
+        "cells"
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=20,
+        cpus_per_task=1,
     params:
         config=exact_config,
         replicates=exact_replicates,

@@ -36,9 +36,13 @@ rule fit_mle:
         "results/logs/fit_mle/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
     benchmark:
         "results/benchmarks/fit_mle/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+    group:
+        "cells"
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=20,
+        cpus_per_task=1,
     params:
         config=mle_config,
         unit=cell_unit,
@@ -56,9 +60,13 @@ rule sbc_fit_mle:
         "results/logs/sbc_fit_mle/batch~{batch}.log",
     benchmark:
         "results/benchmarks/sbc_fit_mle/batch~{batch}.tsv"
+    group:
+        "cells"
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=20,
+        cpus_per_task=1,
     params:
         config=sbc_mle_config,
         unit=sbc_unit,
@@ -78,9 +86,13 @@ if pymc_methods():
             "results/logs/fit_bayes/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
         benchmark:
             "results/benchmarks/fit_bayes/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+        group:
+            "cells"
         threads: fit_threads
         resources:
+            # On Slurm the job asks for ``threads`` CPUs (cpus-per-task).
             mem_mb=3000,
+            runtime=60,
         params:
             config=bayes_config,
             methods=pymc_methods(),
@@ -108,9 +120,13 @@ if pymc_methods():
             "results/logs/sbc_fit_bayes/batch~{batch}.log",
         benchmark:
             "results/benchmarks/sbc_fit_bayes/batch~{batch}.tsv"
+        group:
+            "cells"
         threads: fit_threads
         resources:
+            # On Slurm the job asks for ``threads`` CPUs (cpus-per-task).
             mem_mb=3000,
+            runtime=60,
         params:
             config=sbc_bayes_config,
             methods=pymc_methods(),
@@ -136,9 +152,13 @@ if pymc_methods():
             bayes_fit_outputs(),
         log:
             "results/logs/summarize/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+        group:
+            "cells"
         threads: 1
         resources:
             mem_mb=1000,
+            runtime=10,
+            cpus_per_task=1,
         params:
             config=summary_config,
             methods=pymc_methods(),
@@ -156,9 +176,13 @@ if pymc_methods():
             sbc_bayes_fit_outputs(),
         log:
             "results/logs/sbc_summarize/batch~{batch}.log",
+        group:
+            "cells"
         threads: 1
         resources:
             mem_mb=1000,
+            runtime=10,
+            cpus_per_task=1,
         params:
             config=sbc_summary_config,
             methods=pymc_methods(),

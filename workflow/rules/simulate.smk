@@ -6,9 +6,13 @@ rule simulate:
         "results/logs/simulate/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
     benchmark:
         "results/benchmarks/simulate/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+    group:
+        "cells"
     threads: 1
     resources:
         mem_mb=500,
+        runtime=10,
+        cpus_per_task=1,
     params:
         config=simulate_config,
         truth=cell_truth,
@@ -24,9 +28,13 @@ rule sbc_simulate:
         "results/logs/sbc_simulate/batch~{batch}.log",
     benchmark:
         "results/benchmarks/sbc_simulate/batch~{batch}.tsv"
+    group:
+        "cells"
     threads: 1
     resources:
         mem_mb=500,
+        runtime=10,
+        cpus_per_task=1,
     params:
         config=sbc_simulate_config,
         indices=sbc_indices,
