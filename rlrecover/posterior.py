@@ -190,7 +190,7 @@ def save_fits(path: str | os.PathLike[str], fits: Sequence[PosteriorFit]) -> Non
     for name in _STATS:
         arrays[name] = np.array([getattr(f, name) for f in fits], dtype=float)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    np.savez(tmp, **arrays)  # float draws barely compress; writing is 10x faster
     os.replace(tmp, path)
 
 

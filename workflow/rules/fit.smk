@@ -15,9 +15,8 @@
 # - ``rlrecover.bayes`` keeps one compiled nutpie model per model specification for the
 #   life of the process, built under a lock because PyTensor's compiler is not
 #   thread-safe; ``pm.sample`` runs (``sampler.backend: pymc``) hold a second lock;
-# - a sampling job takes one thread per chain (``fit_threads``, capped at ``--cores``)
-#   and nutpie samples a fit's chains in parallel outside Python's lock, so the cores
-#   stay busy without several jobs' Python code queueing for that lock;
+# - nutpie samples outside Python's lock, so ``--cores N`` runs N sampling jobs (one
+#   thread each, ``fit_threads``) at once;
 # - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
 #   sampling job runs, and restores them when the last one ends;
 # - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
