@@ -244,6 +244,57 @@ def fit_threads(wildcards):
     return 1
 
 
+def sbc_indices(wildcards):
+    """``(start, stop)`` SBC indices of the job's batch."""
+    return sbc_range(int(wildcards.batch))
+
+
+def exact_config(wildcards):
+    """Config sections an exact posterior depends on (trials from the job)."""
+    trials = wildcards.get("trials") or sbc_trials()
+    return config_subset(EXACT_SECTIONS, trials)
+
+
+def exact_replicates(wildcards):
+    """The datasets of the job to check: the first ones of a cell or of the SBC run."""
+    if "batch" in wildcards.keys():
+        start, stop = sbc_range(int(wildcards.batch))
+        return list(range(start, min(stop, config["exact_check"]["sbc"])))
+    return list(range(min(config["replicates"], config["exact_check"]["per_cell"])))
+
+
+def exact_draws(wildcards):
+    """The posterior draws of the job's datasets, by PyMC method."""
+    if "batch" in wildcards.keys():
+        return {
+            m: f"results/sbc/draws/{m}/batch~{wildcards.batch}.npz"
+            for m in pymc_methods()
+        }
+    return {
+        m: f"results/draws/{m}/{cell_path()}.npz".format(**wildcards)
+        for m in pymc_methods()
+    }
+
+
+def exact_inputs(wildcards):
+    """The job's data table and its posterior draws (``draws_<method>``)."""
+    if "batch" in wildcards.keys():
+        data = f"results/sbc/data/batch~{wildcards.batch}.tsv"
+    else:
+        data = f"results/data/{cell_path()}.tsv".format(**wildcards)
+    return {
+        "data": data,
+        **{f"draws_{m}": p for m, p in exact_draws(wildcards).items()},
+    }
+
+
+def exact_draws_paths(input):
+    """The draws files among a job's inputs, by method."""
+    return {
+        k.removeprefix("draws_"): v for k, v in input.items() if k.startswith("draws_")
+    }
+
+
 def fit_methods():
     """Configured methods in canonical order."""
     return [m for m in METHODS if m in config["methods"]]
