@@ -603,16 +603,21 @@ def _fmt_fixed(v: object, digits: int = 2) -> str:
     return "–" if is_missing(v) else f"{float(v):.{digits}f}"
 
 
-def _coverage_text(coverage: object, n: object, level: float) -> str:
-    """Coverage to two decimals, starred when ``level`` is outside its Wilson interval."""
-    if is_missing(coverage) or is_missing(n):
-        return "–"
-    n_int = round(float(n))  # type: ignore[arg-type]
-    if n_int == 0:
-        return "–"
+def _coverage_text(coverage: object, n: object, level: float, n_fits: object = None) -> str:
+    """Coverage to two decimals, starred when ``level`` is outside its Wilson interval.
+
+    When some of the cell's fits have no usable interval, the number that count is
+    written below (``n=8``; ``no usable interval`` when none does), so a tile never
+    hides that fits were left out.
+    """
+    fits = None if is_missing(n_fits) else round(float(n_fits))  # type: ignore[arg-type]
+    n_int = 0 if is_missing(n) else round(float(n))  # type: ignore[arg-type]
+    if is_missing(coverage) or n_int == 0:
+        return "–\nno usable\ninterval" if fits else "–"
     share = float(coverage)  # type: ignore[arg-type]
     low, high = wilson_interval(round(share * n_int), n_int)
-    return f"{share:.2f}" + ("" if low <= level <= high else "*")
+    text = f"{share:.2f}" + ("" if low <= level <= high else "*")
+    return text + (f"\nn={n_int}" if fits is not None and n_int < fits else "")
 
 
 def _fmt_sig(v: object) -> str:
@@ -773,12 +778,15 @@ def _map_blocks(
             blocks.append(
                 _Block(
                     f"{param}: share of {lab}% intervals that hold the truth (nominal {lab}%; "
-                    "red: too few; *: nominal outside the 95% Wilson interval)",
+                    "red: too few; *: nominal outside the 95% Wilson interval;\n"
+                    "n=k: only k of the cell's fits have a usable interval, see coverage.tsv)",
                     rows,
                     col,
                     "RdBu",
                     TwoSlopeNorm(vcenter=level, vmin=low, vmax=1.0),
-                    lambda r, c=col, lv=level: _coverage_text(r[c], r["n_interval"], lv),
+                    lambda r, c=col, lv=level: _coverage_text(
+                        r[c], r["n_interval"], lv, r.get("n_fits")
+                    ),
                     f"coverage of {lab}% intervals",
                     ticks=[t for t in ticks if low <= t <= 1.0],
                 )

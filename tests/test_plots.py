@@ -224,3 +224,13 @@ def test_plot_recovery_counts_fits_without_usable_se(tmp_path, monkeypatch):
         monkeypatch, rlrecover.plots, plot_recovery, rec, "alpha", tmp_path / "r.png"
     )
     assert any("30 of 30 fits" in t and "15 without usable SE" in t for t in texts)
+
+
+def test_coverage_tiles_say_how_many_fits_have_a_usable_interval():
+    from rlrecover.plots import _coverage_text
+
+    assert _coverage_text(0.9, 10, 0.9, 10) == "0.90"  # every fit counts: no note
+    assert _coverage_text(1.0, 8, 0.9, 10) == "1.00\nn=8"
+    assert _coverage_text(0.5, 10, 0.9, 10) == "0.50*"  # 0.9 outside its Wilson interval
+    assert _coverage_text(float("nan"), 0, 0.9, 10) == "–\nno usable\ninterval"
+    assert _coverage_text(float("nan"), 0, 0.9) == "–"  # no fits in the cell at all
