@@ -29,8 +29,8 @@ from rlrecover.summary import (
 )
 
 if TYPE_CHECKING:
-    from rlrecover.bayes import PosteriorFit
     from rlrecover.checkpoint import Checkpoints
+    from rlrecover.posterior import PosteriorFit
 
 __all__ = [
     "BAYES_KINDS",
@@ -232,7 +232,7 @@ def summarize_posteriors(
     pandas.DataFrame
         One row per fit, columns :func:`rlrecover.summary.summary_columns`.
     """
-    from rlrecover.bayes import posterior_summary
+    from rlrecover.posterior import posterior_summary
 
     rows = []
     for fit in fits:

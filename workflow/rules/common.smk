@@ -232,18 +232,6 @@ def sbc_checkpoint_dir(wildcards):
     return f"results/sbc/checkpoints/batch~{wildcards.batch}"
 
 
-def fit_threads(wildcards):
-    """Threads of a sampling job: one (nutpie then samples a fit's chains in turn).
-
-    Measured on the shipped study (2 cores, warm caches): two one-thread sampling jobs
-    side by side finish in 203 s; one job at a time with nutpie running two chains in
-    parallel takes 253 s, because each fit's Python work (setting up the sampler,
-    diagnostics, checkpoints) then leaves the second core idle. The draws are the same
-    either way.
-    """
-    return 1
-
-
 def sbc_indices(wildcards):
     """``(start, stop)`` SBC indices of the job's batch."""
     return sbc_range(int(wildcards.batch))

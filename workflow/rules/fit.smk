@@ -15,8 +15,12 @@
 # - ``rlrecover.bayes`` keeps one compiled nutpie model per model specification for the
 #   life of the process, built under a lock because PyTensor's compiler is not
 #   thread-safe; ``pm.sample`` runs (``sampler.backend: pymc``) hold a second lock;
-# - nutpie samples outside Python's lock, so ``--cores N`` runs N sampling jobs (one
-#   thread each, ``fit_threads``) at once;
+# - nutpie samples outside Python's lock, so ``--cores N`` runs N sampling jobs of one
+#   thread each at once. (Measured on the shipped study, 2 cores, warm caches: 203 s;
+#   one job at a time with ``threads: 2``, nutpie then sampling two chains in parallel,
+#   253 s, because each fit's Python work leaves the second core idle. A job passes
+#   its threads to nutpie, so ``--set-threads fit_bayes=2`` does that; the draws are
+#   the same either way.)
 # - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
 #   sampling job runs, and restores them when the last one ends;
 # - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
@@ -87,7 +91,7 @@ if pymc_methods():
             "results/benchmarks/fit_bayes/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
         group:
             "cells"
-        threads: fit_threads
+        threads: 1
         resources:
             # On Slurm the job asks for ``threads`` CPUs (cpus-per-task).
             mem_mb=3000,
@@ -121,7 +125,7 @@ if pymc_methods():
             "results/benchmarks/sbc_fit_bayes/batch~{batch}.tsv"
         group:
             "cells"
-        threads: fit_threads
+        threads: 1
         resources:
             # On Slurm the job asks for ``threads`` CPUs (cpus-per-task).
             mem_mb=3000,
