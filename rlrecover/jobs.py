@@ -159,9 +159,9 @@ def _write_atomically(table: pd.DataFrame, path: PathLike) -> None:
 def _unit_specs(settings, unit: Mapping[str, Any]):
     """What a fit job needs to know of its datasets: ``(spec_of, what, replicates)``.
 
-    ``unit`` is ``{"truth": {param: value}}`` for a grid cell (replicates 0..R-1 from
-    the config) or ``{"sbc": (start, stop)}`` for a batch of SBC datasets, whose truths
-    are drawn again from the priors with each dataset's own generator.
+    ``unit`` is ``{"truth": {param: value}, "replicates": R}`` for a grid cell
+    (replicates 0..R-1) or ``{"sbc": (start, stop)}`` for a batch of SBC datasets, whose
+    truths are drawn again from the priors with each dataset's own generator.
     """
     from rlrecover.data import sbc_truth
     from rlrecover.fitting import DatasetSpec
@@ -289,7 +289,9 @@ def fit_bayes_job(
 
     settings = Settings.from_config(fit_config)
     spec_of, what, replicates = _unit_specs(settings, unit)
-    context = {k: fit_config[k] for k in sorted(fit_config)}
+    # A fit's seed depends on the config and on its cell's truth (or SBC batch) and
+    # replicate; the number of replicates changes nothing of an existing dataset's fit.
+    context = {**fit_config, "unit": {k: v for k, v in unit.items() if k != "replicates"}}
     with job_log(log_path) as log, single_thread_blas():
         data = _checked_data(data_path, replicates, settings.task.n_trials)
         stores = [Checkpoints(checkpoint_dir, m, context) for m in methods]

@@ -291,7 +291,7 @@ def test_sampling_then_summary_jobs_equal_fit_datasets_and_resume_from_checkpoin
     from rlrecover.checkpoint import Checkpoints
     from rlrecover.data import iter_datasets
 
-    context = {k: _bayes_config()[k] for k in sorted(_bayes_config())}
+    context = {**_bayes_config(), "unit": {"truth": TRUTH}}
     store = Checkpoints(ck, methods[0], context)
     for (_, actions, rewards), fit in list(zip(iter_datasets(data), fits, strict=True))[:2]:
         store.save(fit, actions, rewards)
