@@ -1,6 +1,6 @@
 """Per-dataset checkpoints of posterior fits, so an interrupted job loses no finished fit.
 
-A fit job of one cell samples its datasets one after the other. Snakemake deletes the
+A sampling job of one cell samples its datasets one after the other. Snakemake deletes the
 outputs of a job that did not finish, so without checkpoints an interruption (Ctrl-C,
 SIGKILL, a cluster's time limit) throws away every dataset the job had finished. Each
 finished fit is therefore also saved as its own file, named by a digest of everything

@@ -3,7 +3,7 @@
 Every rule's ``run:`` block is one call of a function here, with plain paths, config
 sections and values. With the default workflow profile (``force-use-threads``) the
 jobs run as threads of the Snakemake process, so the fit jobs share that process's
-compiled models; see the fit rule's docstring in ``workflow/rules/fit.smk`` for the
+compiled models; see the comment at the top of ``workflow/rules/fit.smk`` for the
 whole contract. Each job writes its log (one line per step, and the traceback if it
 fails) to the rule's ``log:`` file.
 """
