@@ -1206,6 +1206,76 @@ def _excluded_of(d: pd.DataFrame) -> tuple[int, str]:
     return int(n_ex.iloc[i]), "" if why in ("nan", "<NA>") else why
 
 
+def draw_coverage_panel(
+    ax: Axes,
+    method: str,
+    rows: pd.DataFrame,
+    params: Sequence[str],
+    excluded_of: Callable[[pd.DataFrame], tuple[int, str]],
+    *,
+    values: str = "intervals",
+    xlabel: str = "nominal level",
+    marker_size: float | None = None,
+) -> None:
+    """One method's panel of empirical against nominal coverage.
+
+    Each parameter is a line with markers and its 95% Wilson band shaded, against the
+    dashed diagonal. The title gives, per parameter, the number of values per level and
+    how many were left out and why; a parameter (or level) without usable values is
+    named on the panel, never dropped silently.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The panel.
+    method : str
+        The method (its label is the title).
+    rows : pandas.DataFrame
+        The method's rows: ``parameter, level, n, coverage, ci_low, ci_high``.
+    params : sequence of str
+        Parameters to draw.
+    excluded_of : callable
+        ``excluded_of(series_rows)`` -> (number of fits left out, why).
+    values : str, default "intervals"
+        What a point is computed from, for the notes ("intervals", "CDF values").
+    xlabel : str, default "nominal level"
+        The x-axis label.
+    marker_size : float, optional
+        Marker size (matplotlib's default if None).
+    """
+    ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="nominal = empirical")
+    drawn = False
+    notes: list[str] = []
+    missing: list[str] = []
+    for param in params:
+        d = rows[rows["parameter"] == param].sort_values("level")
+        lev = pd.to_numeric(d["level"], errors="coerce").to_numpy(dtype=float)
+        cov = pd.to_numeric(d["coverage"], errors="coerce").to_numpy(dtype=float)
+        lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
+        hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
+        n_ex, why = excluded_of(d)
+        notes.append(series_note(param, d["n"].tolist(), n_ex, why))
+        ok = np.isfinite(lev) & np.isfinite(cov)
+        if not ok.any():
+            missing.append(f"{param} not drawn: no usable {values}" + (f" ({why})" if why else ""))
+            continue
+        if not ok.all():
+            gone = ", ".join(f"{x:g}" for x in lev[~ok & np.isfinite(lev)])
+            missing.append(f"{param}: no usable {values} at level {gone}")
+        drawn = True
+        color = PARAM_COLORS.get(param)
+        band = ok & np.isfinite(lo) & np.isfinite(hi)
+        ax.fill_between(lev[band], lo[band], hi[band], color=color, alpha=0.2, lw=0)
+        ax.plot(lev[ok], cov[ok], marker="o", ms=marker_size, color=color, label=param)
+    note_missing_series(ax, missing, drawn)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_title(f"{METHOD_LABELS.get(method, method)}\n" + "\n".join(notes), fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.grid(True, color="0.9", lw=0.6)
+
+
 def plot_coverage(
     coverage: pd.DataFrame,
     path: str | os.PathLike[str],
@@ -1243,41 +1313,8 @@ def plot_coverage(
         axes[0].set_axis_off()
         return save_figure(fig, path)
     for ax, method in zip(axes, methods, strict=True):
-        ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="nominal = empirical")
-        drawn = False
-        notes: list[str] = []
-        missing: list[str] = []
-        for param in params:
-            d = pooled[(pooled["method"].astype(str) == method) & (pooled["parameter"] == param)]
-            d = d.sort_values("level")
-            lev = pd.to_numeric(d["level"], errors="coerce").to_numpy(dtype=float)
-            cov = pd.to_numeric(d["coverage"], errors="coerce").to_numpy(dtype=float)
-            lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
-            hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
-            n_ex, why = _excluded_of(d)
-            notes.append(series_note(param, d["n"].tolist(), n_ex, why))
-            ok = np.isfinite(lev) & np.isfinite(cov)
-            if not ok.any():
-                missing.append(
-                    f"{param} not drawn: no usable intervals" + (f" ({why})" if why else "")
-                )
-                continue
-            if not ok.all():
-                gone = ", ".join(f"{x:g}" for x in lev[~ok & np.isfinite(lev)])
-                missing.append(f"{param}: no usable intervals at level {gone}")
-            drawn = True
-            color = PARAM_COLORS.get(param)
-            band = ok & np.isfinite(lo) & np.isfinite(hi)
-            ax.fill_between(lev[band], lo[band], hi[band], color=color, alpha=0.2, lw=0)
-            ax.plot(lev[ok], cov[ok], marker="o", color=color, label=param)
-        note_missing_series(ax, missing, drawn)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_aspect("equal", adjustable="box")
-        title = METHOD_LABELS.get(method, method)
-        ax.set_title(f"{title}\n" + "\n".join(notes), fontsize=9)
-        ax.set_xlabel("nominal level")
-        ax.grid(True, color="0.9", lw=0.6)
+        rows = pooled[pooled["method"].astype(str) == method]
+        draw_coverage_panel(ax, method, rows, params, _excluded_of)
     axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
     axes[0].legend(handles=coverage_legend(params), loc="upper left", fontsize=8)
     fig.suptitle("Coverage of central intervals, all cells pooled (n: intervals per level)")

@@ -54,9 +54,8 @@ from rlrecover.plots import (
     METHOD_LABELS,
     PARAM_COLORS,
     coverage_legend,
-    note_missing_series,
+    draw_coverage_panel,
     save_figure,
-    series_note,
 )
 from rlrecover.summary import PARAMS, level_label
 
@@ -520,8 +519,9 @@ def _excluded_text(v: dict[str, object]) -> str:
     return f" ({', '.join(parts)} left out)" if parts else ""
 
 
-def _curve_excluded_text(d: pd.DataFrame) -> str:
-    """Why fits were left out of a coverage-curve series: ``"unusable SE 8, failed 1"``."""
+def _curve_excluded(d: pd.DataFrame) -> tuple[int, str]:
+    """Fits left out of a coverage-curve series, and why: ``"unusable SE 8, failed 1"``."""
+    n_ex = int(pd.to_numeric(d["n_excluded"], errors="coerce").max()) if len(d) else 0
     parts = []
     for col, label in (
         ("n_unusable", "unusable SE"),
@@ -532,7 +532,7 @@ def _curve_excluded_text(d: pd.DataFrame) -> str:
             k = int(pd.to_numeric(d[col], errors="coerce").fillna(0).max())
             if k:
                 parts.append(f"{label} {k}")
-    return ", ".join(parts)
+    return n_ex, ", ".join(parts)
 
 
 def _panel_title(method: str, param: str, v: dict[str, object], extra: str = "") -> str:
@@ -757,39 +757,16 @@ def plot_coverage_curve(
         _no_data(axes[0], "no coverage data")
         return save_figure(fig, path)
     for ax, method in zip(axes, methods, strict=True):
-        ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="nominal = empirical")
-        notes = []
-        missing = []
-        drawn = False
-        for param in params:
-            d = curve[(curve["method"].astype(str) == method) & (curve["parameter"] == param)]
-            d = d.sort_values("level")
-            lev = pd.to_numeric(d["level"], errors="coerce").to_numpy(dtype=float)
-            cov = pd.to_numeric(d["coverage"], errors="coerce").to_numpy(dtype=float)
-            lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
-            hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
-            n_ex = int(pd.to_numeric(d["n_excluded"], errors="coerce").max()) if len(d) else 0
-            why = _curve_excluded_text(d)
-            notes.append(series_note(param, d["n"].tolist(), n_ex, why))
-            ok = np.isfinite(lev) & np.isfinite(cov)
-            if not ok.any():
-                missing.append(
-                    f"{param} not drawn: no usable CDF values" + (f" ({why})" if why else "")
-                )
-                continue
-            drawn = True
-            color = PARAM_COLORS.get(param)
-            band = ok & np.isfinite(lo) & np.isfinite(hi)
-            ax.fill_between(lev[band], lo[band], hi[band], color=color, alpha=0.2, lw=0)
-            ax.plot(lev[ok], cov[ok], marker="o", ms=3.5, color=color, label=param)
-        note_missing_series(ax, missing, drawn)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_aspect("equal", adjustable="box")
-        title = METHOD_LABELS.get(method, method)
-        ax.set_title(f"{title}\n" + "\n".join(notes), fontsize=9)
-        ax.set_xlabel("nominal level of the central interval")
-        ax.grid(True, color="0.9", lw=0.6)
+        draw_coverage_panel(
+            ax,
+            method,
+            curve[curve["method"].astype(str) == method],
+            params,
+            _curve_excluded,
+            values="CDF values",
+            xlabel="nominal level of the central interval",
+            marker_size=3.5,
+        )
     axes[0].set_ylabel("empirical coverage (shaded: 95% Wilson band)")
     axes[0].legend(handles=coverage_legend(params), loc="upper left", fontsize=8)
     fig.suptitle("Coverage of central intervals at every level, from the CDF at the truth")
