@@ -59,7 +59,7 @@ def _nutpie_sampler(
 
     compiled = compile_model(model, log=log)
 
-    def run(actions, rewards, seed, cores):
+    def run(actions, rewards, seed, cores=1):
         cm = compiled.with_data(actions=actions, rewards=rewards)
         # The raw trace skips the conversion to InferenceData, a large share of a short
         # fit's time; it holds one record batch of draws and one of statistics per
@@ -108,7 +108,7 @@ def _nutpie_sampler(
 def _pymc_sampler(
     model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
 ) -> Callable[[np.ndarray, np.ndarray, int, int], tuple[dict[str, np.ndarray], int]]:
-    def run(actions, rewards, seed, cores):
+    def run(actions, rewards, seed, cores=1):
         # pm.sample compiles its functions on every call, and PyTensor's compilation is
         # not thread-safe; its NUTS holds the GIL anyway, so runs are serialised.
         with _PYMC_LOCK, model:
