@@ -27,6 +27,7 @@ from rlrecover.summary import read_recovery, summary_columns
 __all__ = [
     "EXACT_COLUMNS",
     "aggregate_job",
+    "draw_figures",
     "exact_job",
     "exact_table_job",
     "fit_bayes_job",
@@ -515,10 +516,57 @@ def sbc_tables_job(
             log(f"wrote {len(table)} rows to {outputs[name]}")
 
 
+def _draw(plot: Callable[..., Any], args: tuple, path: PathLike) -> str:
+    plot(*args, path)
+    return str(path)
+
+
+def draw_figures(
+    figures: Mapping[str, tuple[Callable[..., Any], tuple]],
+    outputs: Mapping[str, PathLike],
+    processes: int,
+    log: Callable[[str], None],
+) -> None:
+    """Draw figures, in ``processes`` worker processes when more than one.
+
+    Matplotlib is Python code that holds the interpreter lock, so figures drawn by
+    threads of one process take turns; worker processes draw them side by side. The
+    workers are spawned (not forked: the calling process may be running sampler
+    threads), each importing the plotting modules once.
+
+    Parameters
+    ----------
+    figures : mapping of str to (callable, tuple)
+        Name of each figure and the module-level function that draws it with its
+        arguments; it is called as ``plot(*args, path)``. Most expensive first.
+    outputs : mapping of str to path-like
+        Where each figure goes.
+    processes : int
+        Worker processes; 1 draws every figure in this process.
+    log : callable
+        Receives a line per figure written.
+    """
+    if processes <= 1 or len(figures) <= 1:
+        for name, (plot, args) in figures.items():
+            log(f"wrote {_draw(plot, args, outputs[name])}")
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(processes, len(figures)), mp_context=context) as pool:
+        futures = [
+            pool.submit(_draw, plot, args, outputs[name]) for name, (plot, args) in figures.items()
+        ]
+        for future in futures:
+            log(f"wrote {future.result()}")
+
+
 def plots_job(
     inputs: Mapping[str, PathLike],
     outputs: Mapping[str, PathLike],
     log_path: PathLike,
+    processes: int = 1,
 ) -> None:
     """Every figure of a recovery study.
 
@@ -532,6 +580,8 @@ def plots_job(
         and ``design``.
     log_path : path-like
         The job's log.
+    processes : int, default 1
+        Worker processes drawing the figures side by side (:func:`draw_figures`).
     """
     from rlrecover import plots, sbc
     from rlrecover.qlearning import PARAMS
@@ -541,16 +591,17 @@ def plots_job(
 
     with job_log(log_path) as log:
         recovery = read_recovery(inputs["recovery"])
-        figures = {f"recovery_{p}": (plots.plot_recovery, (recovery, p)) for p in PARAMS}
-        figures["coverage"] = (plots.plot_coverage, (table("coverage"),))
-        figures["coverage_curve"] = (sbc.plot_coverage_curve, (table("coverage_curve"),))
-        for metric in ("bias", "rmse", "coverage90", "flagged"):
-            figures[f"map_{metric}"] = (plots.plot_grid_map, (recovery, metric))
+        # the maps and recovery figures take longest; started first, they finish first
+        figures = {
+            f"map_{metric}": (plots.plot_grid_map, (recovery, metric))
+            for metric in ("bias", "rmse", "coverage90", "flagged")
+        }
+        figures.update({f"recovery_{p}": (plots.plot_recovery, (recovery, p)) for p in PARAMS})
         figures["tradeoff"] = (plots.plot_tradeoff, (table("tradeoff"),))
         figures["design"] = (plots.plot_design, (table("design"),))
-        for name, (plot, args) in figures.items():
-            plot(*args, outputs[name])
-            log(f"wrote {outputs[name]}")
+        figures["coverage"] = (plots.plot_coverage, (table("coverage"),))
+        figures["coverage_curve"] = (sbc.plot_coverage_curve, (table("coverage_curve"),))
+        draw_figures(figures, outputs, processes, log)
 
 
 def sbc_plots_job(

@@ -341,3 +341,36 @@ def test_a_cancelled_sampling_job_stops_keeps_its_finished_datasets_and_writes_n
     # would have (the first took as long as a whole dataset does).
     first = float(log.read_text().split("replicate 0: ")[1].split(" s")[0])
     assert stopped - cancelled_at[0] < min(2.0, first), (stopped - cancelled_at[0], first)
+
+
+def test_figures_drawn_by_worker_processes_equal_those_drawn_in_this_one(tmp_path):
+    from test_plots import make_recovery
+
+    from rlrecover import plots
+
+    rec = make_recovery(trials=(50, 150))
+    figures = {"map_bias": (plots.plot_grid_map, (rec, "bias"))}
+    figures |= {f"recovery_{p}": (plots.plot_recovery, (rec, p)) for p in ("alpha", "beta")}
+    written = {}
+    for processes in (1, 2):
+        outputs = {name: tmp_path / str(processes) / f"{name}.png" for name in figures}
+        lines: list[str] = []
+        jobs.draw_figures(figures, outputs, processes, lines.append)
+        assert lines == [f"wrote {outputs[name]}" for name in figures]
+        written[processes] = {name: path.read_bytes() for name, path in outputs.items()}
+    assert written[1] == written[2]
+
+
+def test_a_figure_that_fails_in_a_worker_process_fails_the_job(tmp_path):
+    from test_plots import make_recovery
+
+    from rlrecover import plots
+
+    rec = make_recovery()
+    figures = {
+        "alpha": (plots.plot_recovery, (rec, "alpha")),
+        "gamma": (plots.plot_recovery, (rec, "gamma")),  # not a parameter
+    }
+    outputs = {name: tmp_path / f"{name}.png" for name in figures}
+    with pytest.raises(ValueError, match="gamma"):
+        jobs.draw_figures(figures, outputs, 2, lambda line: None)

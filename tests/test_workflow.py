@@ -292,3 +292,52 @@ def test_report_renders_in_a_real_browser(run):
     assert len(images) == len(PLOTS)
     for alt, complete, width, height in images:
         assert complete and width > 0 and height > 0, alt
+
+
+# Runs Snakemake with threading.Timer replaced by one that counts the timers its
+# scheduler arms to enforce --max-jobs-per-timespan (one per scheduling pass).
+_COUNT_RATE_LIMIT_TIMERS = """
+import atexit, sys, threading
+armed = []
+class CountingTimer(threading.Timer):
+    def __init__(self, *args, **kwargs):
+        if sys._getframe(1).f_code.co_name == "_schedule_reevalutation":
+            armed.append(1)
+        super().__init__(*args, **kwargs)
+threading.Timer = CountingTimer
+atexit.register(lambda: print(f"rate-limit timers armed: {len(armed)}", file=sys.stderr))
+from snakemake.cli import main
+sys.argv = ["snakemake", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_a_local_run_arms_no_rate_limit_timers(tmp_path):
+    # Snakemake's default job rate limit arms a timer on every scheduling pass that
+    # finds jobs waiting for a core, and each timer triggers another pass: a run's
+    # scheduler ends up busy all the time. The workflow's onstart hook switches the
+    # limit off for local runs; with --no-hooks (the hook not run) timers are armed.
+    shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    config = TINY | {"methods": ["mle"], "sbc": {"draws": 0}}
+    config["grid"] = {"alpha": [0.2, 0.6], "beta": [2, 6]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    armed = {}
+    for hooks in ([], ["--no-hooks"]):
+        shutil.rmtree(tmp_path / "results", ignore_errors=True)
+        args = ["--cores", "1", *hooks, "results/recovery.tsv"]
+        proc = subprocess.run(
+            [sys.executable, "-c", _COUNT_RATE_LIMIT_TIMERS, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        found = re.search(r"rate-limit timers armed: (\d+)", proc.stderr)
+        assert found, proc.stderr[-3000:]
+        armed[bool(hooks)] = int(found.group(1))
+    assert armed[False] == 0
+    assert armed[True] > 0

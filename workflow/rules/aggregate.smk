@@ -25,6 +25,7 @@ rule sbc_aggregate:
         "results/sbc/recovery.tsv",
     log:
         "results/logs/sbc_aggregate.log",
+    priority: SBC_PRIORITY
     group:
         "summary"
     threads: 1
@@ -106,6 +107,7 @@ rule sbc_tables:
         },
     log:
         "results/logs/sbc_tables.log",
+    priority: SBC_PRIORITY
     group:
         "summary"
     threads: 1
@@ -136,13 +138,14 @@ rule plots:
         "results/logs/plots.log",
     group:
         "summary"
-    threads: 1
+    # Figures are drawn by worker processes, one per thread (matplotlib holds the
+    # interpreter lock, so threads would take turns).
+    threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=3000,
         runtime=10,
-        cpus_per_task=1,
     run:
-        jobs.plots_job(input, output, log[0])
+        jobs.plots_job(input, output, log[0], threads)
 
 
 rule sbc_plots:
@@ -161,6 +164,7 @@ rule sbc_plots:
         },
     log:
         "results/logs/sbc_plots.log",
+    priority: SBC_PRIORITY
     group:
         "summary"
     threads: 1

@@ -41,6 +41,7 @@ rule sbc_exact:
         "results/logs/exact/sbc/batch~{batch}.log",
     benchmark:
         "results/benchmarks/exact/sbc/batch~{batch}.tsv"
+    priority: SBC_PRIORITY
     group:
         "cells"
     threads: 1

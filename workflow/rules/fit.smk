@@ -63,6 +63,7 @@ rule sbc_fit_mle:
         "results/logs/sbc_fit_mle/batch~{batch}.log",
     benchmark:
         "results/benchmarks/sbc_fit_mle/batch~{batch}.tsv"
+    priority: SBC_PRIORITY
     group:
         "cells"
     threads: 1
@@ -123,6 +124,7 @@ if pymc_methods():
             "results/logs/sbc_fit_bayes/batch~{batch}.log",
         benchmark:
             "results/benchmarks/sbc_fit_bayes/batch~{batch}.tsv"
+        priority: SBC_PRIORITY
         group:
             "cells"
         threads: 1
@@ -179,6 +181,7 @@ if pymc_methods():
             sbc_bayes_fit_outputs(),
         log:
             "results/logs/sbc_summarize/batch~{batch}.log",
+        priority: SBC_PRIORITY
         group:
             "cells"
         threads: 1

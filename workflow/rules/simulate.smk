@@ -28,6 +28,7 @@ rule sbc_simulate:
         "results/logs/sbc_simulate/batch~{batch}.log",
     benchmark:
         "results/benchmarks/sbc_simulate/batch~{batch}.tsv"
+    priority: SBC_PRIORITY
     group:
         "cells"
     threads: 1
