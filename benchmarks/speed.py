@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import os
 import subprocess
@@ -36,6 +37,10 @@ from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+if "--worker" in sys.argv:
+    # A worker measures the cost of fits on one core: it may not use a second one (one
+    # dataset's draws are diagnosed while the next one samples, in another thread).
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 import numpy as np  # noqa: E402
 
@@ -90,20 +95,24 @@ def worker_rlrecover(kind: str, n_trials: int, n: int) -> dict:
 
     t_import = time.perf_counter() - t0
     data = cell_datasets(n_trials, n)
-    fits = list(
-        sample_posteriors(
-            kind,
-            [(i, a, r, i) for i, (a, r) in enumerate(data)],
-            SamplerSettings(backend="nutpie", **SAMPLER),
-            priors=default_settings().priors,
-        )
-    )
+    fits, done = [], [time.perf_counter()]
+    for fit in sample_posteriors(
+        kind,
+        [(i, a, r, i) for i, (a, r) in enumerate(data)],
+        SamplerSettings(backend="nutpie", **SAMPLER),
+        priors=default_settings().priors,
+    ):
+        fits.append(fit)
+        done.append(time.perf_counter())
     total = time.perf_counter() - t0
     errors = [f.error for f in fits if f.error]
+    # A fit's cost is the time between consecutive fits (sample_posteriors diagnoses
+    # one dataset while the next samples); the first one's includes the compilation.
+    per_fit = [fits[0].seconds] + [b - a for a, b in itertools.pairwise(done[1:])]
     return {
         "import": t_import,
         "compile": fits[0].compile_seconds,
-        "sampling": [f.seconds for f in fits],
+        "sampling": per_fit,
         "total": total,
         "errors": errors,
         "alpha_mean": float(np.mean(fits[0].draws["alpha"])) if not errors else None,
@@ -140,10 +149,13 @@ def worker_study_fits(workdir: str, n_sbc: int) -> dict:
         rep, actions, rewards = next(iter(groups.values()))[0]
         list(sample_posteriors(kind, [(rep, actions, rewards, 0)], settings, priors))
         for group, data in groups.items():
-            fits = sample_posteriors(
-                kind, [(r, a, w, i) for i, (r, a, w) in enumerate(data)], settings, priors
+            start = time.perf_counter()
+            fits = list(
+                sample_posteriors(
+                    kind, [(r, a, w, i) for i, (r, a, w) in enumerate(data)], settings, priors
+                )
             )
-            seconds[group].extend(f.seconds for f in fits)
+            seconds[group].append((time.perf_counter() - start) / len(fits))
     return {group: float(np.mean(s)) for group, s in seconds.items()}
 
 

@@ -50,16 +50,90 @@ pm = _import_pymc()
 __all__ = ["PosteriorFit", "posterior_diagnostics", "posterior_summary", "sample_posteriors"]
 
 
+class _Finished:
+    """A fit whose draws are ready: ``result()`` returns ``(draws, divergences)``."""
+
+    def __init__(self, draws: dict[str, np.ndarray], divergences: int) -> None:
+        self._result = (draws, divergences)
+
+    def wait(self) -> None:
+        pass
+
+    def result(self) -> tuple[dict[str, np.ndarray], int]:
+        return self._result
+
+    def cancel(self) -> None:
+        pass
+
+
+class _NutpieFit:
+    """A nutpie fit sampling in the background (outside Python's lock)."""
+
+    def __init__(self, sampler) -> None:
+        self._sampler = sampler
+        self._raw = None
+        self._error: Exception | None = None
+
+    def wait(self) -> None:
+        """Wait until the sampler is done; stop it if the run is cancelled (Ctrl-C)."""
+        if self._raw is not None or self._error is not None:
+            return
+        # Wait in slices so that Ctrl-C (rlrecover.interrupt.CANCEL) stops the sampler
+        # within half a second; a thread other than the main one never sees the signal.
+        with active_fit():
+            while True:
+                try:
+                    self._raw = self._sampler.wait(timeout=_WAIT_SLICE)
+                    return
+                except TimeoutError:
+                    if CANCEL.is_set():
+                        self._sampler.cancel()
+                        check_cancel()
+                except Exception as exc:  # reported as this dataset's error
+                    self._error = exc
+                    return
+
+    def result(self) -> tuple[dict[str, np.ndarray], int]:
+        """The draws after warm-up, ``{param: (chains, draws)}``, and the divergences."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        draw_batches, stat_batches = self._raw.get_arrow_trace()
+        kept = [~np.asarray(st.column("tuning")) for st in stat_batches]
+        draws = {
+            p: np.stack(
+                [np.asarray(b.column(p))[k] for b, k in zip(draw_batches, kept, strict=True)]
+            )
+            for p in qlearning.PARAMS
+        }
+        div = sum(
+            int(np.asarray(st.column("diverging"))[k].sum())
+            for st, k in zip(stat_batches, kept, strict=True)
+        )
+        return draws, div
+
+    def cancel(self) -> None:
+        """Stop the sampler (a fit abandoned half-way)."""
+        if self._raw is None:
+            self._sampler.cancel()
+
+
+# A sampler starts a fit of one dataset, ``start(actions, rewards, seed, cores)``, and
+# returns it as an object whose ``wait()`` waits for the sampler to finish and whose
+# ``result()`` returns ``(draws, divergences)``.
+Starter = Callable[[np.ndarray, np.ndarray, int, int], "_Finished | _NutpieFit"]
+
+
 def _nutpie_sampler(
     model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
-) -> Callable[[np.ndarray, np.ndarray, int, int], tuple[dict[str, np.ndarray], int]]:
+) -> Starter:
     import nutpie
 
     from rlrecover.nutpie_compile import compile_model
 
     compiled = compile_model(model, log=log)
 
-    def run(actions, rewards, seed, cores=1):
+    def start(actions, rewards, seed, cores=1):
         cm = compiled.with_data(actions=actions, rewards=rewards)
         # The raw trace skips the conversion to InferenceData, a large share of a short
         # fit's time; it holds one record batch of draws and one of statistics per
@@ -77,37 +151,14 @@ def _nutpie_sampler(
             return_raw_trace=True,
             blocking=False,
         )
-        # Wait in slices so that Ctrl-C (rlrecover.interrupt.CANCEL) stops the sampler
-        # within half a second; a thread other than the main one never sees the signal.
-        with active_fit():
-            while True:
-                try:
-                    raw = sampler.wait(timeout=_WAIT_SLICE)
-                    break
-                except TimeoutError:
-                    if CANCEL.is_set():
-                        sampler.cancel()
-                        check_cancel()
-        draw_batches, stat_batches = raw.get_arrow_trace()
-        kept = [~np.asarray(st.column("tuning")) for st in stat_batches]
-        draws = {
-            p: np.stack(
-                [np.asarray(b.column(p))[k] for b, k in zip(draw_batches, kept, strict=True)]
-            )
-            for p in qlearning.PARAMS
-        }
-        div = sum(
-            int(np.asarray(st.column("diverging"))[k].sum())
-            for st, k in zip(stat_batches, kept, strict=True)
-        )
-        return draws, div
+        return _NutpieFit(sampler)
 
-    return run
+    return start
 
 
 def _pymc_sampler(
     model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
-) -> Callable[[np.ndarray, np.ndarray, int, int], tuple[dict[str, np.ndarray], int]]:
+) -> Starter:
     def run(actions, rewards, seed, cores=1):
         # pm.sample compiles its functions on every call, and PyTensor's compilation is
         # not thread-safe; its NUTS holds the GIL anyway, so runs are serialised.
@@ -127,7 +178,7 @@ def _pymc_sampler(
         post = trace.posterior
         draws = {p: post[p].to_numpy() for p in qlearning.PARAMS}
         div = int(trace.sample_stats["diverging"].to_numpy().sum())
-        return draws, div
+        return _Finished(draws, div)
 
     return run
 
@@ -200,6 +251,10 @@ def sample_posteriors(
     number of trials (thread-safe), so a process that fits many cells compiles each
     model once.
 
+    While one dataset samples, the previous one's draws are converted and diagnosed
+    and handed to the caller (one sampler runs at a time); a caller that stops
+    iterating early (or an exception) cancels the one still sampling.
+
     Yields
     ------
     PosteriorFit
@@ -214,43 +269,72 @@ def sample_posteriors(
     """
     runner = None
     n_trials = None
-    for key, actions, rewards, seed in datasets:
-        check_cancel()
-        actions = np.ascontiguousarray(actions, dtype=np.int64)
-        rewards = np.ascontiguousarray(rewards, dtype=np.int64)
-        compile_seconds = 0.0
-        if runner is None:
-            t0 = time.perf_counter()
-            runner = _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log)
-            n_trials = actions.shape[0]
-            compile_seconds = time.perf_counter() - t0
-        start = time.perf_counter()
-        try:
-            qlearning.check_data(actions, rewards)
-            if actions.shape[0] != n_trials:
-                raise ValueError(
-                    f"all datasets of one call need the same n_trials: {n_trials} "
-                    f"then {actions.shape[0]}"
-                )
-            draws, div = runner(actions, rewards, int(seed), int(cores))
-            rhat, ess_bulk, ess_tail = posterior_diagnostics(draws)
-            yield PosteriorFit(
-                key=key,
-                draws=draws,
-                rhat_max=rhat,
-                ess_bulk_min=ess_bulk,
-                ess_tail_min=ess_tail,
-                divergences=div,
-                seconds=time.perf_counter() - start,
-                compile_seconds=compile_seconds,
-            )
-        except Cancelled:
-            raise
-        except Exception as exc:  # a failed dataset must not lose the others
-            yield PosteriorFit(
-                key=key,
-                draws={},
-                seconds=time.perf_counter() - start,
-                compile_seconds=compile_seconds,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+    # A dataset starts sampling (outside Python's lock) as soon as the previous one's
+    # sampler is done, and the previous one's draws are then converted and diagnosed
+    # and handed to the caller while it samples: one sampler at a time, and no core
+    # left idle during that Python work. Each fit has its own seed: same draws.
+    pending = None
+    try:
+        for key, actions, rewards, seed in datasets:
+            check_cancel()
+            actions = np.ascontiguousarray(actions, dtype=np.int64)
+            rewards = np.ascontiguousarray(rewards, dtype=np.int64)
+            compile_seconds = 0.0
+            if runner is None:
+                t0 = time.perf_counter()
+                runner = _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log)
+                n_trials = actions.shape[0]
+                compile_seconds = time.perf_counter() - t0
+            if pending is not None and not isinstance(pending[3], Exception):
+                pending[3].wait()
+            start = time.perf_counter()
+            try:
+                qlearning.check_data(actions, rewards)
+                if actions.shape[0] != n_trials:
+                    raise ValueError(
+                        f"all datasets of one call need the same n_trials: {n_trials} "
+                        f"then {actions.shape[0]}"
+                    )
+                fit = runner(actions, rewards, int(seed), int(cores))
+            except Cancelled:
+                raise
+            except Exception as exc:  # a failed dataset must not lose the others
+                fit = exc
+            previous, pending = pending, (key, start, compile_seconds, fit)
+            if previous is not None:
+                yield _finish(*previous)
+        previous, pending = pending, None
+        if previous is not None:
+            yield _finish(*previous)
+    finally:
+        if pending is not None and not isinstance(pending[3], Exception):
+            pending[3].cancel()  # the caller stopped early: stop its sampler too
+
+
+def _finish(key: object, start: float, compile_seconds: float, fit) -> PosteriorFit:
+    """The :class:`PosteriorFit` of a started fit: its draws and diagnostics, or error."""
+    try:
+        if isinstance(fit, Exception):
+            raise fit
+        draws, div = fit.result()
+        rhat, ess_bulk, ess_tail = posterior_diagnostics(draws)
+        return PosteriorFit(
+            key=key,
+            draws=draws,
+            rhat_max=rhat,
+            ess_bulk_min=ess_bulk,
+            ess_tail_min=ess_tail,
+            divergences=div,
+            seconds=time.perf_counter() - start,
+            compile_seconds=compile_seconds,
+        )
+    except Cancelled:
+        raise
+    except Exception as exc:  # a failed dataset must not lose the others
+        return PosteriorFit(
+            key=key,
+            draws={},
+            seconds=time.perf_counter() - start,
+            compile_seconds=compile_seconds,
+            error=f"{type(exc).__name__}: {exc}",
+        )

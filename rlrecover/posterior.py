@@ -39,7 +39,9 @@ class PosteriorFit:
     divergences : int
         Divergent transitions after tuning.
     seconds : float
-        Wall time of sampling and diagnostics.
+        Wall time from the start of its sampling to the end of its diagnostics (the
+        next dataset starts sampling in between, see
+        :func:`rlrecover.bayes.sample_posteriors`).
     compile_seconds : float
         Time spent building and compiling the model before this dataset (only the
         first dataset of a call pays it; 0 for the others).
