@@ -16,11 +16,18 @@
 #   life of the process, built under a lock because PyTensor's compiler is not
 #   thread-safe; ``pm.sample`` runs (``sampler.backend: pymc``) hold a second lock;
 # - nutpie samples outside Python's lock, so ``--cores N`` runs N sampling jobs of one
-#   thread each at once. (Measured on the shipped study, 2 cores, warm caches: 203 s;
-#   one job at a time with ``threads: 2``, nutpie then sampling two chains in parallel,
-#   253 s, because each fit's Python work leaves the second core idle. A job passes
-#   its threads to nutpie, so ``--set-threads fit_bayes=2`` does that; the draws are
-#   the same either way.)
+#   thread each at once, and a job diagnoses one dataset while the next one samples
+#   (``rlrecover.bayes.sample_posteriors``). (Measured on the shipped study, 2 cores,
+#   warm caches, before that overlap and the two points below: 203 s; one job at a
+#   time with ``threads: 2``, nutpie then sampling two chains in parallel, 253 s. A
+#   job passes its threads to nutpie, so ``--set-threads fit_bayes=2`` does that; the
+#   draws are the same either way.)
+# - the Snakefile's ``onstart`` hook switches off Snakemake's job rate limit on local
+#   runs, whose timers otherwise keep the scheduler (the main thread) busy and the
+#   jobs waiting for Python's lock (``unthrottle_local_scheduler`` in common.smk);
+# - Python-bound work that runs after the last fit is kept short: SBC jobs have
+#   priority (their tables and figures are made while the grid samples) and the
+#   grid's figures are drawn by worker processes (``rlrecover.jobs.draw_figures``);
 # - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
 #   sampling job runs, and restores them when the last one ends;
 # - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
