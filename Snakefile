@@ -65,3 +65,12 @@ rule all:
 # A local run needs no job rate limit, and Snakemake's costs a busy scheduler.
 onstart:
     unthrottle_local_scheduler()
+
+
+# The run has ended: exit without the interpreter's last, slow garbage collection.
+onsuccess:
+    skip_final_collection()
+
+
+onerror:
+    skip_final_collection()

@@ -527,12 +527,12 @@ def draw_figures(
     processes: int,
     log: Callable[[str], None],
 ) -> None:
-    """Draw figures, in ``processes`` worker processes when more than one.
+    """Draw figures, this process and ``processes - 1`` worker processes side by side.
 
     Matplotlib is Python code that holds the interpreter lock, so figures drawn by
     threads of one process take turns; worker processes draw them side by side. The
     workers are spawned (not forked: the calling process may be running sampler
-    threads), each importing the plotting modules once.
+    threads); while they start (importing the plotting modules), this process draws.
 
     Parameters
     ----------
@@ -542,24 +542,32 @@ def draw_figures(
     outputs : mapping of str to path-like
         Where each figure goes.
     processes : int
-        Worker processes; 1 draws every figure in this process.
+        Processes drawing at once, this one included; 1 draws every figure here.
     log : callable
-        Receives a line per figure written.
+        Receives a line per figure written, in the order they are finished.
     """
-    if processes <= 1 or len(figures) <= 1:
-        for name, (plot, args) in figures.items():
+    todo = list(figures.items())
+    workers = min(processes, len(todo)) - 1
+    if workers < 1:
+        for name, (plot, args) in todo:
             log(f"wrote {_draw(plot, args, outputs[name])}")
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(processes, len(figures)), mp_context=context) as pool:
-        futures = [
-            pool.submit(_draw, plot, args, outputs[name]) for name, (plot, args) in figures.items()
-        ]
-        for future in futures:
-            log(f"wrote {future.result()}")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        running: set = set()
+        while todo or running:
+            while todo and len(running) < workers:
+                name, (plot, args) = todo.pop(0)
+                running.add(pool.submit(_draw, plot, args, outputs[name]))
+            if todo:  # draw the next one here while the workers draw theirs
+                name, (plot, args) = todo.pop(0)
+                log(f"wrote {_draw(plot, args, outputs[name])}")
+            done, running = wait(running, timeout=0 if todo else None, return_when=FIRST_COMPLETED)
+            for future in done:
+                log(f"wrote {future.result()}")
 
 
 def plots_job(

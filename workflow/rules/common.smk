@@ -6,6 +6,7 @@ This file defines no rules. Everything that reads ``config`` is a function, so i
 sees the validated config with its defaults filled in.
 """
 
+import gc
 import itertools
 import os
 import posixpath
@@ -426,3 +427,14 @@ def unthrottle_local_scheduler():
     scheduler = getattr(workflow, "scheduler", None)
     if workflow.local_exec and getattr(scheduler, "job_rate_limiter", None) is not None:
         scheduler.job_rate_limiter = None
+
+
+def skip_final_collection():
+    """Let the Snakemake process exit without a last garbage collection of its objects.
+
+    With PyMC, PyTensor and matplotlib loaded (jobs run as threads of this process),
+    the interpreter's final collection takes about 0.9 s (measured: a process that
+    imports them exits in 0.93 s, 0.08 s after ``gc.freeze()``). Called when the run
+    has ended; the operating system frees the memory either way.
+    """
+    gc.freeze()
