@@ -49,7 +49,8 @@ q_init 0.5), fitted with nutpie through :func:`rlrecover.bayes.sample_posteriors
    ``absz`` samples beta = 10 |z|, z ~ N(0, 1) (the half-normal non-centred: no
    exponential wall, but a kink at beta = 0).
 
-Uses the private ``rlrecover.bayes._nutpie_sampler`` for the alternative model only.
+Uses the private ``rlrecover.bayes._nutpie_sampler`` and ``_finish`` for the alternative
+model only.
 """
 
 from __future__ import annotations
@@ -268,29 +269,17 @@ ALTERNATIVES = {
 
 def fit_alternative(name, data, seeds, target_accept):
     """An alternative model's fits, as :class:`rlrecover.bayes.PosteriorFit` records."""
-    from rlrecover.bayes import PosteriorFit, _nutpie_sampler, posterior_diagnostics
+    from rlrecover.bayes import _finish, _nutpie_sampler
 
     t0 = time.perf_counter()
     model = ALTERNATIVES[name][0](*data[0], PRIORS, Q_INIT)
-    run = _nutpie_sampler(model, settings(target_accept), None)
+    start = _nutpie_sampler(model, settings(target_accept), None)
     compile_seconds = time.perf_counter() - t0
     fits = []
     for i, ((actions, rewards), seed) in enumerate(zip(data, seeds, strict=True)):
         t = time.perf_counter()
-        draws, div = run(actions, rewards, int(seed))
-        rhat, ess_bulk, ess_tail = posterior_diagnostics(draws)
-        fits.append(
-            PosteriorFit(
-                key=i,
-                draws=draws,
-                rhat_max=rhat,
-                ess_bulk_min=ess_bulk,
-                ess_tail_min=ess_tail,
-                divergences=div,
-                seconds=time.perf_counter() - t,
-                compile_seconds=compile_seconds if i == 0 else 0.0,
-            )
-        )
+        fit = start(actions, rewards, int(seed))
+        fits.append(_finish(i, t, compile_seconds if i == 0 else 0.0, fit))
     return fits
 
 
