@@ -51,15 +51,23 @@ __all__ = ["PosteriorFit", "posterior_diagnostics", "posterior_summary", "sample
 
 
 class _Finished:
-    """A fit whose draws are ready: ``result()`` returns ``(draws, divergences)``."""
+    """A fit that has ended: ``result()`` returns ``(draws, divergences)`` or raises."""
 
-    def __init__(self, draws: dict[str, np.ndarray], divergences: int) -> None:
+    def __init__(
+        self,
+        draws: dict[str, np.ndarray] | None = None,
+        divergences: int = 0,
+        error: Exception | None = None,
+    ) -> None:
         self._result = (draws, divergences)
+        self._error = error
 
     def wait(self) -> None:
         pass
 
     def result(self) -> tuple[dict[str, np.ndarray], int]:
+        if self._error is not None:
+            raise self._error
         return self._result
 
     def cancel(self) -> None:
@@ -285,7 +293,7 @@ def sample_posteriors(
                 runner = _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log)
                 n_trials = actions.shape[0]
                 compile_seconds = time.perf_counter() - t0
-            if pending is not None and not isinstance(pending[3], Exception):
+            if pending is not None:
                 pending[3].wait()
             start = time.perf_counter()
             try:
@@ -299,7 +307,7 @@ def sample_posteriors(
             except Cancelled:
                 raise
             except Exception as exc:  # a failed dataset must not lose the others
-                fit = exc
+                fit = _Finished(error=exc)
             previous, pending = pending, (key, start, compile_seconds, fit)
             if previous is not None:
                 yield _finish(*previous)
@@ -307,15 +315,15 @@ def sample_posteriors(
         if previous is not None:
             yield _finish(*previous)
     finally:
-        if pending is not None and not isinstance(pending[3], Exception):
+        if pending is not None:
             pending[3].cancel()  # the caller stopped early: stop its sampler too
 
 
-def _finish(key: object, start: float, compile_seconds: float, fit) -> PosteriorFit:
+def _finish(
+    key: object, start: float, compile_seconds: float, fit: _Finished | _NutpieFit
+) -> PosteriorFit:
     """The :class:`PosteriorFit` of a started fit: its draws and diagnostics, or error."""
     try:
-        if isinstance(fit, Exception):
-            raise fit
         draws, div = fit.result()
         rhat, ess_bulk, ess_tail = posterior_diagnostics(draws)
         return PosteriorFit(
