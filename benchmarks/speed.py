@@ -365,7 +365,7 @@ def whole_study(cores: int = 2) -> None:
     compiled = sum(own[g] * k for g, k in counts.items()) / n_bayes
     one_cell = {}
     for group in counts:
-        n_trials = grid_bayes["n_trials"].min() if group == "sbc" else int(group.split()[1])
+        n_trials = sbc["n_trials"].iloc[0] if group == "sbc" else int(group.split()[1])
         res = run_worker("rlrecover", "potential", str(int(n_trials)), "6")
         one_cell[group] = float(np.mean(res["sampling"][1:]))
     one_cell_mean = sum(one_cell[g] * k for g, k in counts.items()) / n_bayes
