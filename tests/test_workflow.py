@@ -294,18 +294,27 @@ def test_report_renders_in_a_real_browser(run):
         assert complete and width > 0 and height > 0, alt
 
 
-# Runs Snakemake with threading.Timer replaced by one that counts the timers its
-# scheduler arms to enforce --max-jobs-per-timespan (one per scheduling pass).
-_COUNT_RATE_LIMIT_TIMERS = """
+# Runs Snakemake counting the timers its scheduler arms to enforce
+# --max-jobs-per-timespan (one per scheduling pass) and the reads of its own memory
+# map (/proc/<pid>/smaps) that benchmark: makes while a job runs as its thread.
+_COUNT_SCHEDULER_TIMERS_AND_SMAPS_READS = """
 import atexit, sys, threading
-armed = []
+import psutil
+armed, smaps = [], []
 class CountingTimer(threading.Timer):
     def __init__(self, *args, **kwargs):
         if sys._getframe(1).f_code.co_name == "_schedule_reevalutation":
             armed.append(1)
         super().__init__(*args, **kwargs)
 threading.Timer = CountingTimer
-atexit.register(lambda: print(f"rate-limit timers armed: {len(armed)}", file=sys.stderr))
+memory_full_info = psutil.Process.memory_full_info
+def counting_memory_full_info(self):
+    smaps.append(1)
+    return memory_full_info(self)
+psutil.Process.memory_full_info = counting_memory_full_info
+def report():
+    print(f"rate-limit timers armed: {len(armed)}; smaps reads: {len(smaps)}", file=sys.stderr)
+atexit.register(report)
 from snakemake.cli import main
 sys.argv = ["snakemake", *sys.argv[1:]]
 main()
@@ -313,31 +322,41 @@ main()
 
 
 @pytest.mark.slow
-def test_a_local_run_arms_no_rate_limit_timers(tmp_path):
+def test_a_local_runs_scheduler_and_benchmarks_stay_light(tmp_path):
     # Snakemake's default job rate limit arms a timer on every scheduling pass that
     # finds jobs waiting for a core, and each timer triggers another pass: a run's
-    # scheduler ends up busy all the time. The workflow's onstart hook switches the
-    # limit off for local runs; with --no-hooks (the hook not run) timers are armed.
+    # scheduler ends up busy all the time. And benchmark: reads the whole process's
+    # memory map twice a second while a job runs as a thread. The workflow's onstart
+    # hook switches both off for local runs; with --no-hooks (the hook not run) they
+    # happen.
     shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
     shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     config = TINY | {"methods": ["mle"], "sbc": {"draws": 0}}
     config["grid"] = {"alpha": [0.2, 0.6], "beta": [2, 6]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    armed = {}
+    armed, smaps, bench = {}, {}, {}
     for hooks in ([], ["--no-hooks"]):
         shutil.rmtree(tmp_path / "results", ignore_errors=True)
         args = ["--cores", "1", *hooks, "results/recovery.tsv"]
         proc = subprocess.run(
-            [sys.executable, "-c", _COUNT_RATE_LIMIT_TIMERS, *args],
+            [sys.executable, "-c", _COUNT_SCHEDULER_TIMERS_AND_SMAPS_READS, *args],
             cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=600,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
-        found = re.search(r"rate-limit timers armed: (\d+)", proc.stderr)
+        found = re.search(r"rate-limit timers armed: (\d+); smaps reads: (\d+)", proc.stderr)
         assert found, proc.stderr[-3000:]
-        armed[bool(hooks)] = int(found.group(1))
+        armed[bool(hooks)], smaps[bool(hooks)] = int(found.group(1)), int(found.group(2))
+        benchmarks = sorted((tmp_path / "results/benchmarks/fit_mle").rglob("*.tsv"))
+        assert len(benchmarks) == 4 * len(TINY["task"]["n_trials"])
+        bench[bool(hooks)] = pd.concat(pd.read_csv(b, sep="\t") for b in benchmarks)
     assert armed[False] == 0
     assert armed[True] > 0
+    # with the hook a thread job's benchmark is its wall time, without process figures
+    assert smaps[False] == 0
+    assert smaps[True] >= 4
+    assert (bench[False]["s"] > 0).all() and bench[False]["max_rss"].isna().all()
+    assert (bench[True]["s"] > 0).all() and (bench[True]["max_rss"] > 0).all()
