@@ -11,11 +11,14 @@ fails) to the rule's ``log:`` file.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -395,30 +398,53 @@ def sbc_simulate_job(
 def aggregate_job(inputs: Sequence[PathLike], output: PathLike, log_path: PathLike) -> None:
     """Stack the fit tables of every method and cell into the recovery table.
 
-    Tables are read as text, so every value is copied exactly (no float re-formatting).
+    The tables are stacked as text, so every value is copied exactly (no float
+    re-formatting), and checked first: each must have the first one's header and,
+    on every row, as many fields as it has columns.
 
     Parameters
     ----------
     inputs : sequence of path-like
-        Fit tables, all with the same columns.
+        Fit tables (tab-separated, as written by the fit jobs), all with the same
+        columns.
     output : path-like
         ``results/recovery.tsv``.
     log_path : path-like
         The job's log.
+
+    Raises
+    ------
+    ValueError
+        Naming the table whose columns differ from the first one's, or the table and
+        number of a row with the wrong number of fields.
     """
     with job_log(log_path) as log:
-        frames = []
-        columns = None
+        sep = "\t"
+        header = None
+        columns: list[str] = []
+        bodies = []
+        n_rows = 0
         for path in inputs:
-            frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-            if columns is None:
-                columns = list(frame.columns)
-            elif list(frame.columns) != columns:
-                raise ValueError(f"{path} has columns {list(frame.columns)}, expected {columns}")
-            frames.append(frame)
-        recovery = pd.concat(frames, ignore_index=True)
-        recovery.to_csv(output, sep="\t", index=False)
-        log(f"wrote {len(recovery)} rows from {len(frames)} tables to {output}")
+            text = Path(path).read_text()
+            first, _, body = text.partition("\n")
+            if header is None:
+                header, columns = first, first.split(sep)
+            elif first != header:
+                raise ValueError(f"{path} has columns {first.split(sep)}, expected {columns}")
+            # csv parses quoted fields (with tabs or line breaks) as pandas wrote them
+            for k, row in enumerate(csv.reader(io.StringIO(body), delimiter=sep), 1):
+                if len(row) != len(columns):
+                    raise ValueError(
+                        f"{path}, row {k}: {len(row)} fields, expected {len(columns)}"
+                    )
+                n_rows += 1
+            if body and not body.endswith("\n"):
+                body += "\n"
+            bodies.append(body)
+        if header is None:
+            raise ValueError("no fit tables to stack")
+        Path(output).write_text(header + "\n" + "".join(bodies))
+        log(f"wrote {n_rows} rows from {len(bodies)} tables to {output}")
 
 
 def tables_job(

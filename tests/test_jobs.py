@@ -207,6 +207,29 @@ def test_aggregate_job_names_a_table_with_other_columns(tmp_path):
     assert "Traceback" in log.read_text()
 
 
+def test_aggregate_job_names_the_row_of_a_damaged_table(tmp_path):
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    a.write_text("method\tcell\nmle\tx\n")
+    b.write_text("method\tcell\nmle\ty\nmle\n")  # cut short while written
+    log = tmp_path / "aggregate.log"
+    with pytest.raises(ValueError, match=r"b\.tsv, row 2: 1 fields, expected 2"):
+        jobs.aggregate_job([a, b], tmp_path / "recovery.tsv", log)
+    assert not (tmp_path / "recovery.tsv").exists()
+
+
+def test_aggregate_job_copies_quoted_fields_as_pandas_wrote_them(tmp_path):
+    # an error message with a tab and a line break, as a failed fit may have
+    frame = pd.DataFrame({"method": ["mle", "pymc"], "error": ["a\tb\nc", ""]})
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    frame.to_csv(a, sep="\t", index=False)
+    frame.iloc[::-1].to_csv(b, sep="\t", index=False)
+    out = tmp_path / "recovery.tsv"
+    jobs.aggregate_job([a, b], out, tmp_path / "aggregate.log")
+    stacked = pd.concat([frame, frame.iloc[::-1]], ignore_index=True)
+    assert out.read_text() == stacked.to_csv(sep="\t", index=False)
+    assert "wrote 4 rows from 2 tables" in (tmp_path / "aggregate.log").read_text()
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
