@@ -384,6 +384,18 @@ def test_figures_drawn_by_worker_processes_equal_those_drawn_in_this_one(tmp_pat
     assert written[1] == written[2]
 
 
+def test_figure_workers_start_with_the_plotting_modules_imported():
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs.start_figure_workers()
+    jobs.start_figure_workers()  # a second call finds the server running
+    with ProcessPoolExecutor(1, mp_context=jobs._figure_context()) as pool:
+        # eval is picklable and imports nothing: it sees the modules the worker has
+        loaded = pool.submit(eval, "set(__import__('sys').modules)").result()
+    assert set(jobs.FIGURE_MODULES) <= loaded
+    assert "matplotlib" in loaded
+
+
 def test_a_figure_that_fails_in_a_worker_process_fails_the_job(tmp_path):
     from test_plots import make_recovery
 

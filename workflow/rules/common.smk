@@ -472,6 +472,25 @@ def time_thread_jobs_only():
     benchmark.benchmarked = benchmarked
 
 
+def start_figure_workers():
+    """Start the server of the figure workers now if the run will draw the grid's figures.
+
+    The ``plots`` job draws its figures in worker processes forked by a server that
+    has imported matplotlib (``rlrecover.jobs.draw_figures``). Started when the run
+    starts, the server is ready when ``plots`` runs at the end, so those imports
+    (about 1.3 s) are not on the run's critical path. Only in a local run whose jobs
+    are threads of this process: elsewhere the ``plots`` job is a process of its own.
+    """
+    if not (
+        workflow.local_exec
+        and workflow.is_main_process
+        and workflow.execution_settings.use_threads
+    ):
+        return
+    if any(job.rule.name == "plots" for job in workflow.dag.needrun_jobs()):
+        jobs.start_figure_workers()
+
+
 def skip_final_collection():
     """Let the Snakemake process exit without a last garbage collection of its objects.
 
