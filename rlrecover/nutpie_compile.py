@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["compile_model", "compile_pymc_model_cached"]
 
 # Bump to invalidate cached wrappers after a change to the templates below.
-_WRAPPER_VERSION = 2
+_WRAPPER_VERSION = 3
 
 # Shared arrays are rebuilt from the user_data record, as in nutpie's extract_array.
 _EXTRACT = """\
@@ -62,6 +62,9 @@ _EXTRACT = """\
 # body inside try/except; numba then gives every call in it an exception edge, and its
 # liveness analysis over those edges made compiling the logp callback (cold) an order
 # of magnitude slower. A try block around one call to a separate function is cheap.
+# Results are copied element by element: numba's ``out[...] = array`` carries an error
+# path that formats the shapes into its message, and compiling that string code cost
+# 1.7 s of a cold start; a length that differs returns the exception's error code.
 _LOGP = """\
 def {fname}(dim, x_, out_, logp_, user_data_):
     if dim != {n_dim}:
@@ -73,7 +76,10 @@ def {fname}(dim, x_, out_, logp_, user_data_):
 {extract}
     logp_val, grad = inner({args})
     logp[()] = logp_val
-    out[...] = grad
+    if grad.shape[0] != {n_dim}:
+        return 1
+    for i in range({n_dim}):
+        out[i] = grad[i]
     if not np.all(np.isfinite(out)):
         return 3
     if not np.isfinite(logp_val):
@@ -92,7 +98,10 @@ def {fname}(dim, expanded, x_, out_, user_data_):
     sh = numba.carray(user_data_, (), record_dtype)["shared"]
 {extract}
     (values,) = inner({args})
-    out[...] = values
+    if values.shape[0] != {n_expanded}:
+        return -2
+    for i in range({n_expanded}):
+        out[i] = values[i]
     return 0
 """
 
