@@ -421,15 +421,58 @@ def right_probs_jac_kernel(alpha, beta, actions, rewards, q_init, p, jac):
 def loglik_grid_kernel(alphas, betas, actions, rewards, q_init, out):
     """``out[i, j]`` = the log-likelihood at ``(alphas[i], betas[j])`` (numba).
 
-    Calls :func:`loglik_grad_kernel` at every grid point (its gradient goes to a
-    scratch array), so the grid and the fitters evaluate one and the same function.
+    The same arithmetic as :func:`loglik_grad_kernel`, in the same order, so every value
+    is bitwise the one it returns (the tests check this), but organised for a grid: the
+    values' path depends on alpha only (beta scales the difference of the two values),
+    so it is learned once per alpha with :func:`learn_step`, and each trial's term is
+    then added for all betas at once; no gradient is computed.
     """
     if out.shape[0] != alphas.shape[0] or out.shape[1] != betas.shape[0]:
         raise ValueError("out must have shape (len(alphas), len(betas))")
-    grad = np.empty(2)
+    n = actions.shape[0]
+    m = max(n - 1, 0)
+    n_beta = betas.shape[0]
+    signed_diff = np.empty(m)  # (Q1 - Q0) before trial t, signed by the choice made
+    ll = np.empty(n_beta)
+    log_norm = np.empty(n_beta)
+    prod = np.empty(n_beta)
     for i in range(alphas.shape[0]):
-        for j in range(betas.shape[0]):
-            out[i, j] = loglik_grad_kernel(alphas[i], betas[j], actions, rewards, q_init, grad)
+        alpha = alphas[i]
+        q0 = q_init
+        q1 = q_init
+        dq0 = 0.0
+        dq1 = 0.0
+        impossible = False
+        for t in range(n):
+            if t > 0:
+                o = actions[t]
+                if o == 1 or o == 0:
+                    sign = 1.0 if o == 1 else -1.0
+                    signed_diff[t - 1] = sign * (q1 - q0)
+                else:
+                    impossible = True
+            q0, q1, dq0, dq1 = learn_step(alpha, actions[t], rewards[t], q0, q1, dq0, dq1)
+        if impossible:
+            out[i, :] = -math.inf
+            continue
+        ll[:] = 0.0
+        log_norm[:] = 0.0
+        prod[:] = 1.0
+        for t in range(1, n):
+            d = signed_diff[t - 1]
+            flush = (t & 255) == 0
+            for j in range(n_beta):
+                s = betas[j] * d
+                e = math.exp(-abs(s))
+                p = prod[j] * (1.0 + e)
+                if flush:
+                    log_norm[j] += math.log(p)
+                    p = 1.0
+                prod[j] = p
+                if s < 0.0:
+                    ll[j] += s
+        for j in range(n_beta):
+            out[i, j] = ll[j] - (log_norm[j] + math.log(prod[j]))
 
 
 def _source_salt() -> int:

@@ -19,6 +19,7 @@ from rlrecover.qlearning import (
     as_data,
     loglik,
     loglik_grad,
+    loglik_grad_kernel,
     loglik_grid_kernel,
     loglik_reference,
     right_probs,
@@ -399,7 +400,29 @@ def test_grid_kernel_matches_pointwise_loglik(notebook_data, name):
     out = np.full((alphas.size, betas.size), np.nan)
     loglik_grid_kernel(alphas, betas, actions, rewards, q_init, out)
     want = np.array([[loglik(a, b, actions, rewards, q_init) for b in betas] for a in alphas])
-    np.testing.assert_allclose(out, want, rtol=0, atol=1e-12)
+    # the same arithmetic in the same order as the fitters' kernel: bitwise equal
+    np.testing.assert_array_equal(out, want)
+
+
+def test_grid_kernel_matches_pointwise_loglik_past_its_256_trial_chunks():
+    # the kernels take the log of a running product every 256 trials
+    rng = np.random.default_rng(11)
+    for n_trials in (255, 256, 257, 600):
+        actions, rewards = as_data(*simulate(0.3, 4.0, n_trials, rng=rng))
+        alphas, betas = rng.uniform(0, 1, 7), np.exp(rng.uniform(-3, 4, 9))
+        out = np.empty((7, 9))
+        loglik_grid_kernel(alphas, betas, actions, rewards, 0.5, out)
+        want = [[loglik(a, b, actions, rewards, 0.5) for b in betas] for a in alphas]
+        np.testing.assert_array_equal(out, np.array(want))
+
+
+def test_grid_kernel_gives_minus_infinity_for_a_choice_the_model_cannot_make():
+    actions = np.array([0, 1, 2, 0], dtype=np.int64)  # 2 is no arm
+    rewards = np.array([1, 0, 1, 0], dtype=np.int64)
+    out = np.zeros((2, 3))
+    loglik_grid_kernel(np.array([0.2, 0.8]), np.array([0.5, 1.0, 3.0]), actions, rewards, 0.5, out)
+    assert np.all(out == -np.inf)  # as the fitters' kernel (loglik checks the data first)
+    assert loglik_grad_kernel(0.2, 1.0, actions, rewards, 0.5, np.empty(2)) == -np.inf
 
 
 def test_grid_kernel_refuses_a_wrong_output_shape(notebook_data):
