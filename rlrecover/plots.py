@@ -390,16 +390,22 @@ def plot_recovery(
                     )
             if sel.any():
                 cells = pd.DataFrame({"x": x, "o": o, "y": y, "c": centre})
+                # one error-bar artist per colour, not per cell: far fewer artists to draw
+                bars: dict[float, list[tuple[float, float, float, float]]] = {}
                 for (xv, ov), grp in cells.groupby(["x", "o"], sort=True):
                     med = float(np.median(grp["y"]))
                     lo_q, hi_q = np.quantile(grp["y"].to_numpy(), [q_lo, q_hi])
+                    pos = float(_shift(float(xv), float(grp["c"].iloc[0]), log))
+                    bars.setdefault(float(ov), []).append((pos, med, med - lo_q, hi_q - med))
+                for ov, rows in bars.items():
+                    pos, med, below, above = (list(v) for v in zip(*rows, strict=True))
                     ax.errorbar(
-                        _shift(float(xv), float(grp["c"].iloc[0]), log).reshape(1),
-                        [med],
-                        yerr=[[med - lo_q], [hi_q - med]],
+                        pos,
+                        med,
+                        yerr=[below, above],
                         fmt="o",
                         ms=4.5,
-                        color=colors.get(float(ov), "0.5"),
+                        color=colors.get(ov, "0.5"),
                         mec="black",
                         mew=0.6,
                         elinewidth=1.7,
@@ -576,9 +582,20 @@ def _tiles(
         ax.pcolormesh(
             xe, ye, np.ma.masked_where(present, np.zeros(z.shape)), cmap="Greys", vmin=0, vmax=1
         )
+    rgba = mesh.cmap(norm(z))  # every tile's colour at once (one call per tile is slow)
     for (i, j), label in labels.items():
-        color = "0.25" if np.isnan(z[i, j]) else _text_color(mesh.cmap(norm(z[i, j])))
-        ax.text(xs[j], ys[i], label, ha="center", va="center", fontsize=fontsize, color=color)
+        color = "0.25" if np.isnan(z[i, j]) else _text_color(rgba[i, j])
+        # inside its tile: no need for the layout to measure it
+        ax.text(
+            xs[j],
+            ys[i],
+            label,
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color=color,
+            in_layout=False,
+        )
     if x_log:
         ax.set_xscale("log")
     if y_log:
@@ -831,10 +848,15 @@ def _draw_blocks(
                 if counts is not None and len(sub) and not (counts > 0).any():
                     title += "\nno successful fits"
                 ax.set_title(title, fontsize=9.5)
+                # the panels share their axes: values and labels on the outer ones only
                 if i == len(trials) - 1:
                     ax.set_xlabel(f"true {PARAMS[0]}")
+                else:
+                    ax.tick_params(labelbottom=False)
                 if j == 0:
                     ax.set_ylabel(f"true {PARAMS[1]}")
+                else:
+                    ax.tick_params(labelleft=False)
         if isinstance(sf, SubFigure):
             sf.suptitle(block.title, fontsize=10.5)
         else:
