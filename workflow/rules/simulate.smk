@@ -6,6 +6,7 @@ rule simulate:
         "results/logs/simulate/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
     benchmark:
         "results/benchmarks/simulate/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+    priority: SIMULATE_PRIORITY
     group:
         "cells"
     threads: 1
