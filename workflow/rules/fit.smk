@@ -22,12 +22,17 @@
 #   time with ``threads: 2``, nutpie then sampling two chains in parallel, 253 s. A
 #   job passes its threads to nutpie, so ``--set-threads fit_bayes=2`` does that; the
 #   draws are the same either way.)
-# - the Snakefile's ``onstart`` hook switches off Snakemake's job rate limit on local
-#   runs, whose timers otherwise keep the scheduler (the main thread) busy and the
+# - the Snakefile's ``onstart`` hook, on local runs: switches off Snakemake's job rate
+#   limit, whose timers otherwise keep the scheduler (the main thread) busy and the
 #   jobs waiting for Python's lock (``unthrottle_local_scheduler`` in common.smk);
-# - Python-bound work that runs after the last fit is kept short: SBC jobs have
-#   priority (their tables and figures are made while the grid samples) and the
-#   grid's figures are drawn by worker processes (``rlrecover.jobs.draw_figures``);
+#   records a thread job's benchmark as its wall time only, instead of reading the
+#   whole process's memory map twice a second (``time_thread_jobs_only``); and starts
+#   the server that forks the figure workers (``start_figure_workers``);
+# - Python-bound work that runs after the last fit is kept short: SBC jobs and the
+#   grid's simulations have priority (the SBC tables and figures are made while the
+#   grid samples, and the cells with most trials are fitted first, the shortest
+#   last) and the grid's figures are drawn by worker processes
+#   (``rlrecover.jobs.draw_figures``);
 # - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
 #   sampling job runs, and restores them when the last one ends;
 # - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
