@@ -39,8 +39,9 @@ class PosteriorFit:
     divergences : int
         Divergent transitions after tuning.
     seconds : float
-        Wall time from the start of its sampling to the end of its diagnostics (the
-        next dataset starts sampling in between, see
+        Its share of the wall time of the call that fitted it: the time from the
+        previous fit's hand-over (or from its own start, for the first) to the end of
+        its diagnostics (two datasets sample at once, see
         :func:`rlrecover.bayes.sample_posteriors`).
     compile_seconds : float
         Time spent building and compiling the model before this dataset (only the

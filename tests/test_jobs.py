@@ -358,8 +358,9 @@ def test_a_cancelled_sampling_job_stops_keeps_its_finished_datasets_and_writes_n
         watcher.join(5)
     assert not out.exists()
     assert "stopped on user request" in log.read_text()
-    kept = list((ck / "pymc_potential").glob("rep~*.npz"))
-    assert [p.name.split(".")[0] for p in kept] == ["rep~0"]
+    kept = sorted(p.name.split(".")[0] for p in (ck / "pymc_potential").glob("rep~*.npz"))
+    # two datasets sample at once: the second may have finished too, never the third
+    assert kept in (["rep~0"], ["rep~0", "rep~1"])
     # nutpie is polled every half second: the job ends well before the second dataset
     # would have (the first took as long as a whole dataset does).
     first = float(log.read_text().split("replicate 0: ")[1].split(" s")[0])
