@@ -16,7 +16,9 @@
 #   life of the process, built under a lock because PyTensor's compiler is not
 #   thread-safe; ``pm.sample`` runs (``sampler.backend: pymc``) hold a second lock;
 # - nutpie samples outside Python's lock, so ``--cores N`` runs N sampling jobs of one
-#   thread each at once, and a job diagnoses one dataset while the next one samples
+#   thread each at once; a job starts each dataset's sampler before awaiting the
+#   previous one's, and diagnoses that one while the next samples, so its core keeps
+#   sampling while its thread waits for Python's lock
 #   (``rlrecover.bayes.sample_posteriors``). (Measured on the shipped study, 2 cores,
 #   warm caches, before that overlap and the two points below: 203 s; one job at a
 #   time with ``threads: 2``, nutpie then sampling two chains in parallel, 253 s. A
