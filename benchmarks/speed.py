@@ -38,8 +38,8 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 if "--worker" in sys.argv:
-    # A worker measures the cost of fits on one core: it may not use a second one (one
-    # dataset's draws are diagnosed while the next one samples, in another thread).
+    # A worker measures the cost of fits on one core: it may not use a second one (two
+    # datasets sample at once in nutpie's threads while this one diagnoses another).
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 import numpy as np  # noqa: E402
