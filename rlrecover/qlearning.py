@@ -296,23 +296,50 @@ def simulate(
         raise TypeError("simulate needs an explicit numpy.random.Generator as rng")
     check_params(alpha, beta)
     _check_task(n_trials, reward_probs)
-    p_r = [float(p) for p in reward_probs]
     actions = np.zeros(n_trials, dtype=np.int64)
     rewards = np.zeros(n_trials, dtype=np.int64)
-    q = np.array([q_init, q_init], dtype=np.float64)
-    arms = np.array([0, 1])
-    alpha = float(alpha)
-    for t in range(n_trials):
-        z = beta * q
-        z -= z.max()
-        prob = np.exp(z)
-        prob /= prob.sum()
-        a = int(rng.choice(arms, p=prob))
-        r = int(rng.random() < p_r[a])
-        q[0], q[1], _, _ = learn_step(alpha, a, float(r), q[0], q[1], 0.0, 0.0)
+    # The notebook draws, per trial, rng.choice(2, p=softmax) and then rng.random():
+    # two uniform doubles in that order (numpy's choice with p draws one, self.random()).
+    # Drawn at once, they are the same numbers.
+    uniforms = rng.random(2 * int(n_trials))
+    _simulate_kernel(
+        float(alpha),
+        float(beta),
+        uniforms,
+        float(reward_probs[0]),
+        float(reward_probs[1]),
+        float(q_init),
+        actions,
+        rewards,
+    )
+    return actions, rewards
+
+
+@numba.njit(cache=True)
+def _simulate_kernel(alpha, beta, uniforms, p_left, p_right, q_init, actions, rewards):
+    """The trials of :func:`simulate`, given its uniform draws (two per trial).
+
+    The choice follows numpy's ``Generator.choice(2, p=prob)``: softmax
+    probabilities normalised as numpy does (``prob / prob.sum()``, then the
+    cumulative sum divided by its last element), and the right arm when the
+    uniform is at least the left arm's cumulative probability.
+    """
+    q0 = q_init
+    q1 = q_init
+    for t in range(actions.shape[0]):
+        z0 = beta * q0
+        z1 = beta * q1
+        top = max(z0, z1)
+        e0 = np.exp(z0 - top)
+        e1 = np.exp(z1 - top)
+        total = e0 + e1
+        p0 = e0 / total
+        p1 = e1 / total
+        a = 1 if uniforms[2 * t] >= p0 / (p0 + p1) else 0
+        r = 1 if uniforms[2 * t + 1] < (p_right if a == 1 else p_left) else 0
+        q0, q1, _, _ = learn_step(alpha, a, float(r), q0, q1, 0.0, 0.0)
         actions[t] = a
         rewards[t] = r
-    return actions, rewards
 
 
 # --------------------------------------------------------------------------------------

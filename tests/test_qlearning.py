@@ -226,6 +226,39 @@ def test_simulate_is_seeded():
     np.testing.assert_array_equal(r1, r2)
 
 
+def _notebook_generate_data(alpha, beta, n, p_r, q_init, rng):
+    """The notebook's ``generate_data`` loop: one ``rng.choice`` and one ``rng.random()``
+    per trial, with numpy's softmax (the reference for :func:`simulate`)."""
+    actions = np.zeros(n, dtype=np.int64)
+    rewards = np.zeros(n, dtype=np.int64)
+    q = np.array([q_init, q_init], dtype=np.float64)
+    for t in range(n):
+        z = beta * q
+        z -= z.max()
+        prob = np.exp(z)
+        prob /= prob.sum()
+        a = int(rng.choice([0, 1], p=prob))
+        r = int(rng.random() < p_r[a])
+        q[a] = q[a] + alpha * (r - q[a])
+        actions[t], rewards[t] = a, r
+    return actions, rewards
+
+
+def test_simulate_draws_exactly_the_notebooks_choices_and_rewards():
+    # Random parameters, beta from 0.01 to about 20,000, any task; the same seed must
+    # give the same dataset, choice by choice, as the notebook's per-trial loop.
+    params = np.random.default_rng(11)
+    for seed in range(200):
+        alpha = float(params.random())
+        beta = float(np.exp(params.uniform(np.log(0.01), 10.0)))
+        p_r = (float(params.random()), float(params.random()))
+        q_init = float(params.random())
+        got = simulate(alpha, beta, 300, p_r, q_init, rng=np.random.default_rng(seed))
+        want = _notebook_generate_data(alpha, beta, 300, p_r, q_init, np.random.default_rng(seed))
+        np.testing.assert_array_equal(got[0], want[0], err_msg=f"actions, seed {seed}")
+        np.testing.assert_array_equal(got[1], want[1], err_msg=f"rewards, seed {seed}")
+
+
 def test_simulate_reward_probabilities_respected():
     # reward_probs (0, 1): left never pays, right always pays
     actions, rewards = simulate(0.5, 5, 300, (0.0, 1.0), rng=np.random.default_rng(1))
