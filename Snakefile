@@ -64,11 +64,13 @@ rule all:
 
 # A local run needs no job rate limit, and Snakemake's costs a busy scheduler; a job
 # that runs as a thread is benchmarked by its wall time; the figure workers' server
-# starts early, so that it is ready at the end (see common.smk).
+# starts early, so that it is ready at the end; the models compile in a process of
+# their own while the simulations and MLE fits run (see common.smk).
 onstart:
     unthrottle_local_scheduler()
     time_thread_jobs_only()
     start_figure_workers()
+    start_model_warmup()
 
 
 # The run has ended: exit without the interpreter's last, slow garbage collection.

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 
 import numba
 import numpy as np
 
 import rlrecover.rewrites  # noqa: F401  (registers the fused Bernoulli likelihood)
-from rlrecover import qlearning
+from rlrecover import qlearning, warmup
 from rlrecover.config import SamplerSettings
 from rlrecover.interrupt import CANCEL, Cancelled, active_fit, check_cancel
 from rlrecover.posterior import PosteriorFit, posterior_diagnostics, posterior_summary
@@ -36,7 +37,12 @@ def _import_pymc():
 
     numba.vectorize = cached_vectorize
     try:
-        import pymc
+        with warnings.catch_warnings():
+            # With an empty cache numba compiles that ufunc twice and says so; harmless.
+            warnings.filterwarnings(
+                "ignore", "Compilation requested for previously compiled", numba.NumbaWarning
+            )
+            import pymc
     finally:
         numba.vectorize = original
     return pymc
@@ -212,6 +218,10 @@ def _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log):
     # The compiled model takes data of any length (the shapes are symbolic), so one
     # model per specification serves every number of trials.
     key = (kind, settings, priors, float(q_init), likelihood)
+    if key not in _NUTPIE_RUNNERS:
+        # A warm-up process may be compiling this model into the caches right now
+        # (rlrecover.warmup): load it from there when it is done, not compile it twice.
+        warmup.wait_for(warmup.ModelSpec(kind, priors, float(q_init), likelihood))
     with _COMPILE_LOCK:  # PyTensor's compilation is not thread-safe
         if key not in _NUTPIE_RUNNERS:
             model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)

@@ -46,6 +46,7 @@ __all__ = [
     "single_thread_blas",
     "summarize_job",
     "tables_job",
+    "warm_up_models",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -573,6 +574,47 @@ def start_figure_workers() -> None:
 
     if _figure_context().get_start_method() == "forkserver":
         multiprocessing.forkserver.ensure_running()
+
+
+def warm_up_models(
+    methods: Sequence[str],
+    fit_config: Mapping[str, Any],
+    on_ready: Callable[[], None] | None = None,
+) -> bool:
+    """Compile the models of ``methods`` in a process of their own, and import PyMC here.
+
+    The compile fills the PyTensor and numba caches on the core that would otherwise
+    wait for it (:mod:`rlrecover.warmup`); the sampling jobs of this process then load
+    the models from there. PyMC is imported here meanwhile, so the first sampling job
+    does not pay for it.
+
+    Parameters
+    ----------
+    methods : sequence of str
+        The run's PyMC methods (``pymc_potential``, ``pymc_bernoulli``), the first
+        sampled first.
+    fit_config : mapping
+        The validated config: its ``priors`` and ``task`` sections.
+    on_ready : callable, optional
+        Called once, from another thread, when the first model is ready or the
+        warm-up process has ended (see :func:`rlrecover.warmup.start`).
+
+    Returns
+    -------
+    bool
+        Whether a warm-up process was started (if not, ``on_ready`` is not called).
+    """
+    from rlrecover import warmup
+    from rlrecover.fitting import BAYES_KINDS
+    from rlrecover.qlearning import Priors
+
+    priors = Priors.from_config(fit_config["priors"])
+    q_init = float(fit_config["task"]["q_init"])
+    specs = [warmup.ModelSpec(BAYES_KINDS[m], priors, q_init) for m in methods]
+    started = warmup.start(specs, on_ready)
+    import rlrecover.bayes  # noqa: F401  (PyMC: seconds of import, off the sampling jobs)
+
+    return started
 
 
 def draw_figures(

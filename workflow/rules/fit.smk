@@ -28,8 +28,11 @@
 #   limit, whose timers otherwise keep the scheduler (the main thread) busy and the
 #   jobs waiting for Python's lock (``unthrottle_local_scheduler`` in common.smk);
 #   records a thread job's benchmark as its wall time only, instead of reading the
-#   whole process's memory map twice a second (``time_thread_jobs_only``); and starts
-#   the server that forks the figure workers (``start_figure_workers``);
+#   whole process's memory map twice a second (``time_thread_jobs_only``); starts
+#   the server that forks the figure workers (``start_figure_workers``); and compiles
+#   the models in a process of their own while this one runs the simulations and MLE
+#   fits, the sampling jobs ranking lower until the first model is in the caches
+#   (``start_model_warmup``, ``rlrecover.warmup``);
 # - Python-bound work that runs after the last fit is kept short: SBC jobs and the
 #   grid's simulations have priority (the SBC tables and figures are made while the
 #   grid samples, and the cells with most trials are fitted first, the shortest

@@ -1,0 +1,192 @@
+"""Compile the PyMC models in a process of their own while a run's first jobs start.
+
+With empty caches, compiling the two models costs about ten seconds of one core, and in
+a threaded run (every job a thread of the Snakemake process) the sampling jobs wait
+for it while the other core idles: PyTensor's and numba's compilers are Python code,
+so a compile in a thread of a busy process crawls. :func:`start` runs the compile
+in a separate process as soon as the run starts, on the core that would idle; it only
+fills the PyTensor and numba caches on disk. When a sampling job needs a model, it
+calls :func:`wait_for` first (:func:`rlrecover.bayes.sample_posteriors` does), which
+waits until that model is in the caches, so the job loads it (under a second) instead
+of compiling it a second time. With warm caches the process only loads the models, on
+the otherwise idle core.
+
+The warm-up changes nothing of a result: a model loaded from the cache is the model
+compiled in the job.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from rlrecover.interrupt import check_cancel
+from rlrecover.qlearning import Priors
+
+__all__ = ["ModelSpec", "start", "wait_for"]
+
+# Seconds between checks for Ctrl-C while waiting for the warm-up.
+_WAIT_SLICE = 0.5
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a compiled model depends on (not the data, nor the sampler settings).
+
+    Attributes
+    ----------
+    kind : {"potential", "bernoulli"}
+        Which of the notebook's models.
+    priors : Priors
+        Prior parameters.
+    q_init : float
+        Initial Q value.
+    likelihood : {"op", "scan"}
+        Likelihood implementation (see :func:`rlrecover.qlearning.build_model`).
+    """
+
+    kind: str
+    priors: Priors
+    q_init: float = 0.5
+    likelihood: str = "op"
+
+
+class _Warmup:
+    """The warm-up process and one event per model, set when it is in the caches."""
+
+    def __init__(self, specs: Sequence[ModelSpec], on_ready: Callable[[], None] | None) -> None:
+        self.specs = list(specs)
+        self.ready = {spec: threading.Event() for spec in self.specs}
+        self.on_ready = on_ready
+        payload = json.dumps([{**asdict(s), "priors": asdict(s.priors)} for s in self.specs])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rlrecover.warmup", payload],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        threading.Thread(target=self._read, name="rlrecover-warmup", daemon=True).start()
+        atexit.register(self.stop)
+
+    def _read(self) -> None:
+        """Set each model's event as the process reports it, and all at its end."""
+        try:
+            for line in self.process.stdout:
+                word, _, index = line.strip().partition(" ")
+                if word == "ready" and index.isdigit() and int(index) < len(self.specs):
+                    self.ready[self.specs[int(index)]].set()
+                    self._first_ready()
+        finally:
+            self.process.wait()
+            for event in self.ready.values():  # ended or failed: nobody waits any longer
+                event.set()
+            self._first_ready()
+
+    def _first_ready(self) -> None:
+        """Call ``on_ready`` once: the first model is ready, or the process has ended."""
+        callback, self.on_ready = self.on_ready, None
+        if callback is not None:
+            callback()
+
+    def stop(self) -> None:
+        """End the process if it is still running (the run is over)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait()
+
+
+_CURRENT: _Warmup | None = None
+_LOCK = threading.Lock()
+
+
+def start(specs: Sequence[ModelSpec], on_ready: Callable[[], None] | None = None) -> bool:
+    """Compile ``specs`` into the caches in a new process, in the background.
+
+    Parameters
+    ----------
+    specs : sequence of ModelSpec
+        The models the run's sampling jobs will need, the first needed first.
+    on_ready : callable, optional
+        Called once, from another thread, when the first model is in the caches or
+        the process has ended (also if it failed).
+
+    Returns
+    -------
+    bool
+        True if a warm-up process was started; False if there was nothing to compile
+        or one is already running in this process.
+    """
+    global _CURRENT
+    with _LOCK:
+        if not specs or (_CURRENT is not None and _CURRENT.process.poll() is None):
+            return False
+        _CURRENT = _Warmup(specs, on_ready)
+        return True
+
+
+def wait_for(spec: ModelSpec) -> float:
+    """Wait until the warm-up has put ``spec``'s model in the caches, if it is doing so.
+
+    Returns at once when no warm-up of that model is running (none was started, it
+    is done, or its process ended). Checks for Ctrl-C every half second.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model about to be compiled.
+
+    Returns
+    -------
+    float
+        Seconds waited.
+
+    Raises
+    ------
+    rlrecover.interrupt.Cancelled
+        If the run is asked to stop while waiting.
+    """
+    warmup = _CURRENT
+    event = warmup.ready.get(spec) if warmup is not None else None
+    if event is None:
+        return 0.0
+    t0 = time.perf_counter()
+    while not event.wait(_WAIT_SLICE):
+        check_cancel()
+    return time.perf_counter() - t0
+
+
+def _compile(spec: ModelSpec) -> None:
+    """Build and compile one model (the caches keep it)."""
+    import numpy as np
+
+    from rlrecover import qlearning
+    from rlrecover.nutpie_compile import compile_model
+
+    actions = np.array([0, 1], dtype=np.int64)
+    rewards = np.array([1, 0], dtype=np.int64)
+    model = qlearning.build_model(
+        spec.kind, actions, rewards, spec.priors, spec.q_init, spec.likelihood
+    )
+    compile_model(model)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Compile the models given as JSON in ``argv[0]``; print ``ready <i>`` after each."""
+    import rlrecover.bayes  # noqa: F401  (PyMC, and the rewrite the Bernoulli model uses)
+
+    for i, item in enumerate(json.loads(argv[0])):
+        spec = ModelSpec(**{**item, "priors": Priors(**item["priors"])})
+        _compile(spec)
+        print(f"ready {i}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

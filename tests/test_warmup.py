@@ -1,0 +1,79 @@
+"""Tests of rlrecover.warmup: the models compiled in a process of their own."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from rlrecover import warmup
+from rlrecover.interrupt import CANCEL, Cancelled
+from rlrecover.qlearning import Priors
+
+PRIORS = Priors(1.0, 1.0, 10.0)
+
+
+@pytest.fixture(autouse=True)
+def no_current_warmup(monkeypatch):
+    """Each test starts with no warm-up of this process running."""
+    monkeypatch.setattr(warmup, "_CURRENT", None)
+    yield
+    stop = getattr(warmup._CURRENT, "stop", None)
+    if stop is not None:
+        stop()
+
+
+def _files(root):
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_wait_for_returns_at_once_without_a_warmup():
+    assert warmup.wait_for(warmup.ModelSpec("potential", PRIORS)) == 0.0
+
+
+def test_warmup_fills_the_caches_and_releases_the_waiters(tmp_path, monkeypatch):
+    # A process of its own, with caches of its own: what it compiles lands there.
+    monkeypatch.setenv("PYTENSOR_FLAGS", f"base_compiledir={tmp_path / 'pytensor'}")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    spec = warmup.ModelSpec("bernoulli", PRIORS, 0.5)
+    other = warmup.ModelSpec("potential", PRIORS, 0.5)
+    calls = []
+    assert warmup.start([spec], on_ready=lambda: calls.append(threading.current_thread()))
+    assert not warmup.start([spec]), "a second warm-up while one runs"
+    warmup.wait_for(spec)
+    assert warmup._CURRENT.process.wait(timeout=120) == 0
+    assert len(calls) == 1 and calls[0] is not threading.current_thread()
+    # The model's numba functions (PyTensor's cache) and its callbacks are on disk.
+    assert _files(tmp_path / "pytensor"), "nothing in PyTensor's cache"
+    # A model that the warm-up does not compile is not waited for.
+    assert warmup.wait_for(other) == 0.0
+
+
+def test_a_failed_warmup_releases_the_waiters(monkeypatch):
+    spec = warmup.ModelSpec("no-such-model", PRIORS)
+    calls = []
+    assert warmup.start([spec], on_ready=lambda: calls.append(1))
+    warmup.wait_for(spec)  # returns: the process has ended
+    assert warmup._CURRENT.process.wait(timeout=120) != 0
+    assert calls == [1]
+
+
+class _Running:
+    """A warm-up that never finishes its model."""
+
+    def __init__(self, spec):
+        self.ready = {spec: threading.Event()}
+
+
+def test_wait_for_stops_on_ctrl_c(monkeypatch):
+    spec = warmup.ModelSpec("potential", PRIORS)
+    monkeypatch.setattr(warmup, "_CURRENT", _Running(spec))
+    monkeypatch.setattr(warmup, "_WAIT_SLICE", 0.05)
+    timer = threading.Timer(0.2, CANCEL.set)
+    timer.start()
+    try:
+        with pytest.raises(Cancelled):
+            warmup.wait_for(spec)
+    finally:
+        timer.join()
+        CANCEL.clear()
