@@ -583,10 +583,12 @@ def warm_up_models(
 ) -> bool:
     """Compile the models of ``methods`` in a process of their own, and import PyMC here.
 
-    The compile fills the PyTensor and numba caches on the core that would otherwise
-    wait for it (:mod:`rlrecover.warmup`); the sampling jobs of this process then load
-    the models from there. PyMC is imported here meanwhile, so the first sampling job
-    does not pay for it.
+    Nothing is done if a warm-up has compiled these models into the current caches
+    before (:func:`rlrecover.warmup.compiled`). Else the compile fills the PyTensor and
+    numba caches on the core that would otherwise wait for it
+    (:mod:`rlrecover.warmup`); the sampling jobs of this process then load the models
+    from there. PyMC is imported here meanwhile, so the first sampling job does not pay
+    for it.
 
     Parameters
     ----------
@@ -602,7 +604,8 @@ def warm_up_models(
     Returns
     -------
     bool
-        Whether a warm-up process was started (if not, ``on_ready`` is not called).
+        Whether a warm-up process was started (if not, ``on_ready`` is not called and
+        PyMC is not imported here).
     """
     from rlrecover import warmup
     from rlrecover.fitting import BAYES_KINDS
@@ -611,6 +614,8 @@ def warm_up_models(
     priors = Priors.from_config(fit_config["priors"])
     q_init = float(fit_config["task"]["q_init"])
     specs = [warmup.ModelSpec(BAYES_KINDS[m], priors, q_init) for m in methods]
+    if warmup.compiled(specs):
+        return False  # the models load from the caches in under a second
     started = warmup.start(specs, on_ready)
     import rlrecover.bayes  # noqa: F401  (PyMC: seconds of import, off the sampling jobs)
 

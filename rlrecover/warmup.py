@@ -9,7 +9,8 @@ fills the PyTensor and numba caches on disk. When a sampling job needs a model, 
 calls :func:`wait_for` first (:func:`rlrecover.bayes.sample_posteriors` does), which
 waits until that model is in the caches, so the job loads it (under a second) instead
 of compiling it a second time. With warm caches the process only loads the models, on
-the otherwise idle core.
+the otherwise idle core; but once a warm-up has compiled the models into the current
+caches it leaves a stamp there (:func:`compiled`), and later runs start none.
 
 The warm-up changes nothing of a result: a model loaded from the cache is the model
 compiled in the job.
@@ -18,6 +19,7 @@ compiled in the job.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import subprocess
 import sys
@@ -25,11 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from rlrecover.interrupt import check_cancel
 from rlrecover.qlearning import Priors
 
-__all__ = ["ModelSpec", "start", "wait_for"]
+__all__ = ["ModelSpec", "compiled", "start", "wait_for"]
 
 # Seconds between checks for Ctrl-C while waiting for the warm-up.
 _WAIT_SLICE = 0.5
@@ -104,6 +107,54 @@ class _Warmup:
 
 _CURRENT: _Warmup | None = None
 _LOCK = threading.Lock()
+
+# What a compiled model also depends on: the libraries' versions and this package's
+# model code. A stamp names all of it and the models.
+_LIBRARIES = ("pymc", "pytensor", "nutpie", "numba", "llvmlite", "numpy")
+_MODEL_CODE = ("qlearning.py", "ops.py", "rewrites.py", "nutpie_compile.py", "bayes.py")
+
+
+def _stamp(specs: Sequence[ModelSpec]) -> Path:
+    """The file that says ``specs`` are compiled in the current caches.
+
+    It lives in PyTensor's compile directory (where the compiled models' numba
+    functions are kept), so emptying that cache removes it too. Its name is a hash
+    of the models, the libraries' versions and this package's model code.
+    """
+    from importlib import metadata
+
+    digest = hashlib.sha256(repr(sorted(map(repr, specs))).encode())
+    for name in _LIBRARIES:
+        digest.update(f"{name}={metadata.version(name)}".encode())
+    here = Path(__file__).parent
+    for name in _MODEL_CODE:
+        digest.update((here / name).read_bytes())
+    return _compiledir() / "rlrecover-models" / digest.hexdigest()[:32]
+
+
+def _compiledir() -> Path:
+    """PyTensor's compile directory (its numba cache is in there)."""
+    import pytensor
+
+    return Path(pytensor.config.compiledir)
+
+
+def compiled(specs: Sequence[ModelSpec]) -> bool:
+    """Whether a warm-up has compiled ``specs`` into the current caches before.
+
+    Parameters
+    ----------
+    specs : sequence of ModelSpec
+        The models.
+
+    Returns
+    -------
+    bool
+        True if the stamp of these models, library versions and model code exists
+        (a model whose numba cache was emptied on its own is then compiled by the
+        sampling job, as without a warm-up).
+    """
+    return _stamp(specs).exists()
 
 
 def start(specs: Sequence[ModelSpec], on_ready: Callable[[], None] | None = None) -> bool:
@@ -181,10 +232,15 @@ def main(argv: Sequence[str]) -> int:
     """Compile the models given as JSON in ``argv[0]``; print ``ready <i>`` after each."""
     import rlrecover.bayes  # noqa: F401  (PyMC, and the rewrite the Bernoulli model uses)
 
-    for i, item in enumerate(json.loads(argv[0])):
-        spec = ModelSpec(**{**item, "priors": Priors(**item["priors"])})
+    specs = [
+        ModelSpec(**{**item, "priors": Priors(**item["priors"])}) for item in json.loads(argv[0])
+    ]
+    for i, spec in enumerate(specs):
         _compile(spec)
         print(f"ready {i}", flush=True)
+    stamp = _stamp(specs)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
     return 0
 
 

@@ -43,8 +43,11 @@ def test_warmup_fills_the_caches_and_releases_the_waiters(tmp_path, monkeypatch)
     warmup.wait_for(spec)
     assert warmup._CURRENT.process.wait(timeout=120) == 0
     assert len(calls) == 1 and calls[0] is not threading.current_thread()
-    # The model's numba functions (PyTensor's cache) and its callbacks are on disk.
+    # The model's numba functions and callbacks are in PyTensor's cache, with the
+    # stamp that tells later runs not to start a warm-up.
     assert _files(tmp_path / "pytensor"), "nothing in PyTensor's cache"
+    stamps = list((tmp_path / "pytensor").rglob("rlrecover-models/*"))
+    assert len(stamps) == 1
     # A model that the warm-up does not compile is not waited for.
     assert warmup.wait_for(other) == 0.0
 
@@ -77,3 +80,15 @@ def test_wait_for_stops_on_ctrl_c(monkeypatch):
     finally:
         timer.join()
         CANCEL.clear()
+
+
+def test_the_stamp_names_the_models_and_is_looked_up_in_the_current_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(warmup, "_compiledir", lambda: tmp_path)
+    potential = [warmup.ModelSpec("potential", PRIORS)]
+    both = [*potential, warmup.ModelSpec("bernoulli", PRIORS)]
+    assert warmup._stamp(potential) != warmup._stamp(both)
+    assert warmup._stamp(both).parent == tmp_path / "rlrecover-models"
+    assert not warmup.compiled(both)
+    warmup._stamp(both).parent.mkdir()
+    warmup._stamp(both).touch()
+    assert warmup.compiled(both) and not warmup.compiled(potential)

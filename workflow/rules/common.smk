@@ -511,8 +511,9 @@ def start_model_warmup():
     (``rlrecover.jobs.warm_up_models``); the sampling jobs load the compiled models
     from the caches. Until the first model is ready, the sampling jobs rank
     ``WARMUP_PRIORITY_DROP`` lower in Snakemake's scheduler, so other ready jobs go
-    first (a priority orders ready jobs, it never holds one back). With warm caches
-    the warm-up only loads the models, in about 3 s, on the otherwise idle core.
+    first (a priority orders ready jobs, it never holds one back). Once a warm-up
+    has compiled the models into the current caches, later runs start none and
+    change no priority: the sampling jobs load the models in under a second.
     """
     if not (
         workflow.local_exec
