@@ -56,12 +56,18 @@ def _snakemake(workdir: Path, **kw) -> subprocess.Popen:
 
 
 def _sampled(workdir: Path, since: float) -> int:
-    """Datasets sampled by jobs that started after ``since`` (a time.time())."""
+    """Datasets sampled by jobs still running that started after ``since`` (a time.time()).
+
+    A job that has written the draws of both methods is done, and has removed its
+    checkpoints: its datasets do not count.
+    """
     logs = (workdir / "results/logs/fit_bayes").rglob("*.log")
-    return sum(p.read_text().count(", sampled") for p in logs if p.stat().st_mtime > since)
+    texts = [p.read_text() for p in logs if p.stat().st_mtime > since]
+    return sum(t.count(", sampled") for t in texts if t.count("wrote the draws") < 2)
 
 
 def _wait_for_sampling(workdir: Path, proc: subprocess.Popen, since: float) -> None:
+    """Wait until a running sampling job has finished at least one dataset."""
     deadline = time.monotonic() + 300
     while _sampled(workdir, since) == 0:
         assert proc.poll() is None, "the run ended before sampling"
