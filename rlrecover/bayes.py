@@ -11,44 +11,21 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 
-import numba
 import numpy as np
 
 import rlrecover.rewrites  # noqa: F401  (registers the fused Bernoulli likelihood)
 from rlrecover import qlearning, warmup
 from rlrecover.config import SamplerSettings
 from rlrecover.interrupt import CANCEL, Cancelled, active_fit, check_cancel
+from rlrecover.numba_cache import import_with_numba_cache
 from rlrecover.posterior import PosteriorFit, posterior_diagnostics, posterior_summary
 from rlrecover.qlearning import Priors
 
-
-def _import_pymc():
-    # ArviZ (imported by PyMC) compiles a numba ufunc with @vectorize at import time,
-    # in every process that imports PyMC. Letting numba cache it on disk spares that
-    # compile in every later process; the function and its results are unchanged.
-    original = numba.vectorize
-
-    def cached_vectorize(*args, **kwargs):
-        kwargs.setdefault("cache", True)
-        return original(*args, **kwargs)
-
-    numba.vectorize = cached_vectorize
-    try:
-        with warnings.catch_warnings():
-            # With an empty cache numba compiles that ufunc twice and says so; harmless.
-            warnings.filterwarnings(
-                "ignore", "Compilation requested for previously compiled", numba.NumbaWarning
-            )
-            import pymc
-    finally:
-        numba.vectorize = original
-    return pymc
-
-
-pm = _import_pymc()
+# ArviZ (imported by PyMC) compiles numba functions in every process that uses them;
+# imported this way, numba caches them on disk (rlrecover.numba_cache).
+pm = import_with_numba_cache("pymc")
 
 
 # The draws' record and summaries live in rlrecover.posterior (no PyMC import needed to

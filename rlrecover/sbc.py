@@ -324,9 +324,12 @@ def coverage_curve(
 def _band_cached(n: int, prob: float) -> tuple[np.ndarray, np.ndarray]:
     # imported here: ``import arviz`` takes seconds and imports matplotlib.pyplot,
     # which the figures of this module deliberately avoid
-    from arviz.stats.ecdf_utils import ecdf_confidence_band
+    from rlrecover.numba_cache import import_with_numba_cache
 
-    lower, upper = ecdf_confidence_band(n, ECDF_GRID, ECDF_GRID, prob=prob, method="optimized")
+    ecdf_utils = import_with_numba_cache("arviz.stats.ecdf_utils")
+    lower, upper = ecdf_utils.ecdf_confidence_band(
+        n, ECDF_GRID, ECDF_GRID, prob=prob, method="optimized"
+    )
     lower = np.asarray(lower, dtype=float)
     upper = np.asarray(upper, dtype=float)
     lower.flags.writeable = False
