@@ -33,10 +33,10 @@
 #   the models in a process of their own while this one runs the simulations and MLE
 #   fits, the sampling jobs ranking lower until the first model is in the caches
 #   (``start_model_warmup``, ``rlrecover.warmup``);
-# - Python-bound work that runs after the last fit is kept short: SBC jobs and the
-#   grid's simulations have priority (the SBC tables and figures are made while the
-#   grid samples, and the cells with most trials are fitted first, the shortest
-#   last) and the grid's figures are drawn by worker processes
+# - Python-bound work that runs after the last fit is kept short: the grid's
+#   simulations run first and the SBC jobs next (the SBC tables and figures are made
+#   while the grid samples, and the cells with most trials are fitted first, the
+#   shortest last) and the grid's figures are drawn by worker processes
 #   (``rlrecover.jobs.draw_figures``);
 # - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
 #   sampling job runs, and restores them when the last one ends;
