@@ -44,14 +44,9 @@ class ModelSpec:
 
     Attributes
     ----------
-    kind : {"potential", "bernoulli"}
-        Which of the notebook's models.
-    priors : Priors
-        Prior parameters.
-    q_init : float
-        Initial Q value.
-    likelihood : {"op", "scan"}
-        Likelihood implementation (see :func:`rlrecover.qlearning.build_model`).
+    kind, priors, q_init, likelihood
+        The arguments of :func:`rlrecover.bayes.sample_posteriors` that choose the
+        model (``kind`` is ``"potential"`` or ``"bernoulli"``).
     """
 
     kind: str
