@@ -525,6 +525,10 @@ def start_model_warmup():
         and config["sampler"]["backend"] == "nutpie"
     ):
         return
+    cores = workflow.global_resources.get("_cores")
+    cores = getattr(cores, "value", cores)  # a Resource record in Snakemake 9
+    if isinstance(cores, int) and cores < 2:
+        return  # no idle core to compile on: the sampling jobs compile as before
     dag = workflow.dag
     sampling = [
         job
