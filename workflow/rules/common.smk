@@ -479,6 +479,15 @@ def time_thread_jobs_only():
     benchmark.benchmarked = benchmarked
 
 
+def threaded_local_run():
+    """Whether this is Snakemake's main process of a local run whose jobs are threads."""
+    return (
+        workflow.local_exec
+        and workflow.is_main_process
+        and workflow.execution_settings.use_threads
+    )
+
+
 def start_figure_workers():
     """Start the server of the figure workers now if the run will draw the grid's figures.
 
@@ -488,11 +497,7 @@ def start_figure_workers():
     (about 1.3 s) are not on the run's critical path. Only in a local run whose jobs
     are threads of this process: elsewhere the ``plots`` job is a process of its own.
     """
-    if not (
-        workflow.local_exec
-        and workflow.is_main_process
-        and workflow.execution_settings.use_threads
-    ):
+    if not threaded_local_run():
         return
     if any(job.rule.name == "plots" for job in workflow.dag.needrun_jobs()):
         jobs.start_figure_workers()
@@ -518,9 +523,7 @@ def start_model_warmup():
     change no priority: the sampling jobs load the models in under a second.
     """
     if not (
-        workflow.local_exec
-        and workflow.is_main_process
-        and workflow.execution_settings.use_threads
+        threaded_local_run()
         and pymc_methods()
         and config["sampler"]["backend"] == "nutpie"
     ):
