@@ -580,6 +580,7 @@ def warm_up_models(
     methods: Sequence[str],
     fit_config: Mapping[str, Any],
     on_ready: Callable[[], None] | None = None,
+    kernels: Sequence[str] = (),
 ) -> bool:
     """Compile the models of ``methods`` in a process of their own, and import PyMC here.
 
@@ -600,6 +601,9 @@ def warm_up_models(
     on_ready : callable, optional
         Called once, from another thread, when the first model is ready or the
         warm-up process has ended (see :func:`rlrecover.warmup.start`).
+    kernels : sequence of str, optional
+        Numba functions of later jobs the warm-up compiles after the models
+        (names in :data:`rlrecover.warmup.KERNELS`).
 
     Returns
     -------
@@ -616,7 +620,7 @@ def warm_up_models(
     specs = [warmup.ModelSpec(BAYES_KINDS[m], priors, q_init) for m in methods]
     if warmup.compiled(specs):
         return False  # the models load from the caches in under a second
-    started = warmup.start(specs, on_ready)
+    started = warmup.start(specs, on_ready, kernels)
     import rlrecover.bayes  # noqa: F401  (PyMC: seconds of import, off the sampling jobs)
 
     return started

@@ -32,7 +32,7 @@ from pathlib import Path
 from rlrecover.interrupt import check_cancel
 from rlrecover.qlearning import Priors
 
-__all__ = ["ModelSpec", "compiled", "start", "wait_for"]
+__all__ = ["KERNELS", "ModelSpec", "compiled", "start", "wait_for"]
 
 # Seconds between checks for Ctrl-C while waiting for the warm-up.
 _WAIT_SLICE = 0.5
@@ -58,13 +58,18 @@ class ModelSpec:
 class _Warmup:
     """The warm-up process and one event per model, set when it is in the caches."""
 
-    def __init__(self, specs: Sequence[ModelSpec], on_ready: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        specs: Sequence[ModelSpec],
+        on_ready: Callable[[], None] | None,
+        kernels: Sequence[str] = (),
+    ) -> None:
         self.specs = list(specs)
         self.ready = {spec: threading.Event() for spec in self.specs}
         self.on_ready = on_ready
         payload = json.dumps([{**asdict(s), "priors": asdict(s.priors)} for s in self.specs])
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rlrecover.warmup", payload],
+            [sys.executable, "-m", "rlrecover.warmup", payload, json.dumps(list(kernels))],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -152,7 +157,11 @@ def compiled(specs: Sequence[ModelSpec]) -> bool:
     return _stamp(specs).exists()
 
 
-def start(specs: Sequence[ModelSpec], on_ready: Callable[[], None] | None = None) -> bool:
+def start(
+    specs: Sequence[ModelSpec],
+    on_ready: Callable[[], None] | None = None,
+    kernels: Sequence[str] = (),
+) -> bool:
     """Compile ``specs`` into the caches in a new process, in the background.
 
     Parameters
@@ -162,6 +171,9 @@ def start(specs: Sequence[ModelSpec], on_ready: Callable[[], None] | None = None
     on_ready : callable, optional
         Called once, from another thread, when the first model is in the caches or
         the process has ended (also if it failed).
+    kernels : sequence of str, optional
+        Names in :data:`KERNELS`: numba functions of later jobs to compile into numba's
+        cache after the models, so those jobs load them.
 
     Returns
     -------
@@ -173,7 +185,10 @@ def start(specs: Sequence[ModelSpec], on_ready: Callable[[], None] | None = None
     with _LOCK:
         if not specs or (_CURRENT is not None and _CURRENT.process.poll() is None):
             return False
-        _CURRENT = _Warmup(specs, on_ready)
+        unknown = sorted(set(kernels) - set(KERNELS))
+        if unknown:
+            raise ValueError(f"unknown kernels {unknown}; known: {sorted(KERNELS)}")
+        _CURRENT = _Warmup(specs, on_ready, kernels)
         return True
 
 
@@ -223,8 +238,34 @@ def _compile(spec: ModelSpec) -> None:
     compile_model(model)
 
 
+def _exact_kernel() -> None:
+    """Compile the exact posterior's grid kernel (``rlrecover.exact``)."""
+    import numpy as np
+
+    from rlrecover.exact import exact_posterior
+
+    data = np.array([0, 1, 1, 0], dtype=np.int64), np.array([1, 0, 1, 1], dtype=np.int64)
+    exact_posterior(*data, Priors(1.0, 1.0, 10.0), 0.5)
+
+
+def _ecdf_band() -> None:
+    """Compile ArviZ's simultaneous ECDF band (``rlrecover.sbc``, the SBC tables)."""
+    from rlrecover.sbc import ecdf_band
+
+    ecdf_band(10)
+
+
+#: Numba functions a warm-up can compile after the models, by name: those that a
+#: run's later jobs would otherwise compile in Snakemake's process, holding Python's
+#: lock for seconds (about 1 s and 3 s with empty caches) while sampling jobs wait for it.
+KERNELS: dict[str, Callable[[], None]] = {"exact": _exact_kernel, "ecdf_band": _ecdf_band}
+
+
 def main(argv: Sequence[str]) -> int:
-    """Compile the models given as JSON in ``argv[0]``; print ``ready <i>`` after each."""
+    """Compile the models given as JSON in ``argv[0]``; print ``ready <i>`` after each.
+
+    Then compile the :data:`KERNELS` named in ``argv[1]`` (a JSON list, optional).
+    """
     import rlrecover.bayes  # noqa: F401  (PyMC, and the rewrite the Bernoulli model uses)
 
     specs = [
@@ -233,6 +274,8 @@ def main(argv: Sequence[str]) -> int:
     for i, spec in enumerate(specs):
         _compile(spec)
         print(f"ready {i}", flush=True)
+    for name in json.loads(argv[1]) if len(argv) > 1 else []:
+        KERNELS[name]()
     stamp = _stamp(specs)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.touch()

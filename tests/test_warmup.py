@@ -38,7 +38,10 @@ def test_warmup_fills_the_caches_and_releases_the_waiters(tmp_path, monkeypatch)
     spec = warmup.ModelSpec("bernoulli", PRIORS, 0.5)
     other = warmup.ModelSpec("potential", PRIORS, 0.5)
     calls = []
-    assert warmup.start([spec], on_ready=lambda: calls.append(threading.current_thread()))
+    kernels = ["exact", "ecdf_band"]
+    assert warmup.start(
+        [spec], on_ready=lambda: calls.append(threading.current_thread()), kernels=kernels
+    )
     assert not warmup.start([spec]), "a second warm-up while one runs"
     warmup.wait_for(spec)
     assert warmup._CURRENT.process.wait(timeout=120) == 0
@@ -50,6 +53,19 @@ def test_warmup_fills_the_caches_and_releases_the_waiters(tmp_path, monkeypatch)
     assert len(stamps) == 1
     # A model that the warm-up does not compile is not waited for.
     assert warmup.wait_for(other) == 0.0
+    # After the models, the later jobs' numba functions, which they then load.
+    numba_cache = tmp_path / "numba"
+    for function in (
+        "qlearning.loglik_grid_kernel",
+        "ecdf_utils._ecdf_band_interior_probability_numba",
+    ):
+        assert list(numba_cache.rglob(f"{function}-*.nbi")), f"{function} not in numba's cache"
+
+
+def test_unknown_kernels_are_named_and_start_nothing():
+    with pytest.raises(ValueError, match="no_such_kernel"):
+        warmup.start([warmup.ModelSpec("potential", PRIORS)], kernels=["exact", "no_such_kernel"])
+    assert warmup._CURRENT is None
 
 
 def test_a_failed_warmup_releases_the_waiters(monkeypatch):

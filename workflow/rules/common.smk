@@ -550,8 +550,13 @@ def start_model_warmup():
         for job in sampling:
             priorities[job] += WARMUP_PRIORITY_DROP
 
+    kernels = [
+        name
+        for name, needed in (("exact", bool(exact_files())), ("ecdf_band", sbc_on()))
+        if needed
+    ]
     started = jobs.warm_up_models(
-        pymc_methods(), config, on_ready=restore if ranked else None
+        pymc_methods(), config, on_ready=restore if ranked else None, kernels=kernels
     )
     if ranked and not started:
         restore()
