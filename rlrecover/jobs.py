@@ -631,8 +631,9 @@ def draw_figures(
     outputs: Mapping[str, PathLike],
     processes: int,
     log: Callable[[str], None],
+    here: bool = True,
 ) -> None:
-    """Draw figures, this process and ``processes - 1`` worker processes side by side.
+    """Draw figures in ``processes`` processes side by side, this one included or not.
 
     Matplotlib is Python code that holds the interpreter lock, so figures drawn by
     threads of one process take turns; worker processes draw them side by side. The
@@ -650,12 +651,18 @@ def draw_figures(
     outputs : mapping of str to path-like
         Where each figure goes.
     processes : int
-        Processes drawing at once, this one included; 1 draws every figure here.
+        Processes drawing at once: with ``here``, this one and ``processes - 1``
+        workers (1 draws every figure here); else ``processes`` workers while this
+        one waits (0 draws every figure here).
     log : callable
         Receives a line per figure written, in the order they are finished.
+    here : bool, default True
+        Whether this process draws too. A job that runs as a thread of a process
+        whose other threads sample leaves it to the workers, so as not to hold
+        Python's lock, which those threads need between datasets.
     """
     todo = list(figures.items())
-    workers = min(processes, len(todo)) - 1
+    workers = min(processes, len(todo)) - (1 if here else 0)
     if workers < 1:
         for name, (plot, args) in todo:
             log(f"wrote {_draw(plot, args, outputs[name])}")
@@ -668,10 +675,12 @@ def draw_figures(
             while todo and len(running) < workers:
                 name, (plot, args) = todo.pop(0)
                 running.add(pool.submit(_draw, plot, args, outputs[name]))
-            if todo:  # draw the next one here while the workers draw theirs
+            if todo and here:  # draw the next one here while the workers draw theirs
                 name, (plot, args) = todo.pop(0)
                 log(f"wrote {_draw(plot, args, outputs[name])}")
-            done, running = wait(running, timeout=0 if todo else None, return_when=FIRST_COMPLETED)
+            done, running = wait(
+                running, timeout=0 if todo and here else None, return_when=FIRST_COMPLETED
+            )
             for future in done:
                 log(f"wrote {future.result()}")
 
@@ -681,6 +690,7 @@ def plots_job(
     outputs: Mapping[str, PathLike],
     log_path: PathLike,
     processes: int = 1,
+    here: bool = True,
 ) -> None:
     """Every figure of a recovery study.
 
@@ -695,7 +705,9 @@ def plots_job(
     log_path : path-like
         The job's log.
     processes : int, default 1
-        Worker processes drawing the figures side by side (:func:`draw_figures`).
+        Processes drawing the figures side by side (:func:`draw_figures`).
+    here : bool, default True
+        Whether this process draws too (:func:`draw_figures`).
     """
     from rlrecover import plots, sbc
     from rlrecover.qlearning import PARAMS
@@ -715,11 +727,14 @@ def plots_job(
         figures["design"] = (plots.plot_design, (table("design"),))
         figures["coverage"] = (plots.plot_coverage, (table("coverage"),))
         figures["coverage_curve"] = (sbc.plot_coverage_curve, (table("coverage_curve"),))
-        draw_figures(figures, outputs, processes, log)
+        draw_figures(figures, outputs, processes, log, here)
 
 
 def sbc_plots_job(
-    inputs: Mapping[str, PathLike], outputs: Mapping[str, PathLike], log_path: PathLike
+    inputs: Mapping[str, PathLike],
+    outputs: Mapping[str, PathLike],
+    log_path: PathLike,
+    processes: int = 1,
 ) -> None:
     """SBC rank histogram, ECDF difference and coverage curve.
 
@@ -731,17 +746,21 @@ def sbc_plots_job(
         ``sbc_ranks``, ``sbc_ecdf``, ``sbc_coverage_curve``.
     log_path : path-like
         The job's log.
+    processes : int, default 1
+        Processes drawing the figures side by side, this one included
+        (:func:`draw_figures`).
     """
     from rlrecover import sbc
 
     with job_log(log_path) as log:
         recovery = read_recovery(inputs["recovery"])
-        sbc.plot_sbc_ranks(recovery, outputs["sbc_ranks"])
-        sbc.plot_sbc_ecdf(recovery, outputs["sbc_ecdf"])
         curve = pd.read_csv(inputs["coverage_curve"], sep="\t")
-        sbc.plot_coverage_curve(curve, outputs["sbc_coverage_curve"])
-        for name in ("sbc_ranks", "sbc_ecdf", "sbc_coverage_curve"):
-            log(f"wrote {outputs[name]}")
+        figures = {
+            "sbc_ecdf": (sbc.plot_sbc_ecdf, (recovery,)),
+            "sbc_ranks": (sbc.plot_sbc_ranks, (recovery,)),
+            "sbc_coverage_curve": (sbc.plot_coverage_curve, (curve,)),
+        }
+        draw_figures(figures, outputs, processes, log)
 
 
 #: Columns of an exact-check table (one row per PyMC fit and parameter).

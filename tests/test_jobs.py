@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -383,6 +385,24 @@ def test_figures_drawn_by_worker_processes_equal_those_drawn_in_this_one(tmp_pat
         assert sorted(lines) == sorted(f"wrote {outputs[name]}" for name in figures)
         written[processes] = {name: path.read_bytes() for name, path in outputs.items()}
     assert written[1] == written[2]
+
+
+def _write_pid(path):
+    """A "figure" that records which process drew it."""
+    Path(path).write_text(str(os.getpid()))
+
+
+def test_figures_are_left_to_the_workers_when_this_process_must_not_draw(tmp_path):
+    figures = {name: (_write_pid, ()) for name in "abc"}
+    outputs = {name: tmp_path / name for name in figures}
+    lines: list[str] = []
+    jobs.draw_figures(figures, outputs, 1, lines.append, here=False)
+    assert sorted(lines) == sorted(f"wrote {path}" for path in outputs.values())
+    drawn_by = {int(path.read_text()) for path in outputs.values()}
+    assert os.getpid() not in drawn_by and len(drawn_by) == 1  # one worker drew them all
+    # with no process to spare, this one draws after all
+    jobs.draw_figures(figures, outputs, 0, lambda line: None, here=False)
+    assert {int(path.read_text()) for path in outputs.values()} == {os.getpid()}
 
 
 def test_figure_workers_start_with_the_plotting_modules_imported():

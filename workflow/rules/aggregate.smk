@@ -138,14 +138,15 @@ rule plots:
         "results/logs/plots.log",
     group:
         "summary"
-    # Figures are drawn by worker processes, one per thread (matplotlib holds the
-    # interpreter lock, so threads would take turns).
-    threads: 2
+    # In a threaded run the figures are drawn by worker processes, one per thread:
+    # matplotlib holds Python's lock, which the sampling jobs (threads of the same
+    # process) need between datasets, and this job runs while the SBC batches sample.
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=10,
     run:
-        jobs.plots_job(input, output, log[0], threads)
+        jobs.plots_job(input, output, log[0], threads, not threaded_local_run())
 
 
 rule sbc_plots:
@@ -167,13 +168,13 @@ rule sbc_plots:
     priority: SBC_PRIORITY
     group:
         "summary"
-    threads: 1
+    # The last job before the report: its three figures are drawn side by side.
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=10,
-        cpus_per_task=1,
     run:
-        jobs.sbc_plots_job(input, output, log[0])
+        jobs.sbc_plots_job(input, output, log[0], threads)
 
 
 rule html_report:

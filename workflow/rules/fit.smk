@@ -34,10 +34,10 @@
 #   fits, the sampling jobs ranking lower until the first model is in the caches
 #   (``start_model_warmup``, ``rlrecover.warmup``);
 # - Python-bound work that runs after the last fit is kept short: the grid's
-#   simulations run first and the SBC jobs next (the SBC tables and figures are made
-#   while the grid samples, and the cells with most trials are fitted first, the
-#   shortest last) and the grid's figures are drawn by worker processes
-#   (``rlrecover.jobs.draw_figures``);
+#   simulations run first, then the grid's fits (the cells with most trials first,
+#   the shortest last) and the SBC's last, so the grid's tables and figures are made
+#   while the SBC batches sample; the figures are drawn by worker processes
+#   (``rlrecover.jobs.draw_figures``), not by threads holding Python's lock;
 # - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
 #   sampling job runs, and restores them when the last one ends;
 # - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
