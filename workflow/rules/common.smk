@@ -489,17 +489,19 @@ def threaded_local_run():
 
 
 def start_figure_workers():
-    """Start the server of the figure workers now if the run will draw the grid's figures.
+    """Start the server of the figure workers now if the run will draw figures.
 
-    The ``plots`` job draws its figures in worker processes forked by a server that
-    has imported matplotlib (``rlrecover.jobs.draw_figures``). Started when the run
-    starts, the server is ready when ``plots`` runs at the end, so those imports
-    (about 1.3 s) are not on the run's critical path. Only in a local run whose jobs
-    are threads of this process: elsewhere the ``plots`` job is a process of its own.
+    The ``plots`` and ``sbc_plots`` jobs draw their figures in worker processes forked
+    by a server that has imported matplotlib (``rlrecover.jobs.draw_figures``).
+    Started when the run starts, the server is ready when those jobs run, so its
+    imports (about 1.3 s) are not on the run's critical path. Only in a local run
+    whose jobs are threads of this process: elsewhere each of those jobs is a process
+    of its own.
     """
     if not threaded_local_run():
         return
-    if any(job.rule.name == "plots" for job in workflow.dag.needrun_jobs()):
+    drawing = ("plots", "sbc_plots")
+    if any(job.rule.name in drawing for job in workflow.dag.needrun_jobs()):
         jobs.start_figure_workers()
 
 
