@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -403,6 +404,31 @@ def test_figures_are_left_to_the_workers_when_this_process_must_not_draw(tmp_pat
     # with no process to spare, this one draws after all
     jobs.draw_figures(figures, outputs, 0, lambda line: None, here=False)
     assert {int(path.read_text()) for path in outputs.values()} == {os.getpid()}
+
+
+def _draw_slowly(path):
+    """A "figure" that takes far longer than the test waits."""
+    time.sleep(60)
+    Path(path).write_text("drawn")
+
+
+def test_ctrl_c_stops_the_figure_workers(tmp_path):
+    from rlrecover.interrupt import CANCEL, Cancelled
+
+    figures = {name: (_draw_slowly, ()) for name in "ab"}
+    outputs = {name: tmp_path / name for name in figures}
+    timer = threading.Timer(1.0, CANCEL.set)
+    timer.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(Cancelled):
+            jobs.draw_figures(figures, outputs, 2, lambda line: None, here=False)
+    finally:
+        timer.join()
+        CANCEL.clear()
+    assert time.perf_counter() - start < 5.0  # not the 60 s a figure takes
+    time.sleep(0.5)
+    assert not any(path.exists() for path in outputs.values())
 
 
 def test_figure_workers_start_with_the_plotting_modules_imported():
