@@ -97,6 +97,36 @@ print(json.dumps({"before": before, "end": blas(), **seen}))
 """
 
 
+_ONE_BLAS_THREAD = """
+import json
+import numpy  # NumPy's OpenBLAS only: SciPy's is not loaded yet
+from threadpoolctl import threadpool_info
+from rlrecover import jobs
+
+def blas():
+    return {d["filepath"]: d["num_threads"] for d in threadpool_info()}
+
+before = blas()
+jobs.one_blas_thread()
+print(json.dumps({"before": before, "after": blas()}))
+"""
+
+
+def test_one_blas_thread_limits_numpys_and_scipys_pools_for_good():
+    # As in the onstart hook of a threaded run: the main thread of a fresh process
+    # that has loaded NumPy but not SciPy, whose own OpenBLAS the MLE fits use.
+    proc = subprocess.run(
+        [sys.executable, "-c", _ONE_BLAS_THREAD], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not seen["after"]:
+        pytest.skip("no BLAS or OpenMP pool to limit")
+    assert set(seen["after"].values()) == {1}, seen
+    # SciPy's pool was loaded by the call, so it is limited although it came later
+    assert len(seen["after"]) >= len(seen["before"]), seen
+
+
 @pytest.mark.skipif(not threadpool_info(), reason="no BLAS or OpenMP pool to limit")
 def test_single_thread_blas_is_counted_and_restores_the_pools():
     # As in Snakemake's threaded mode: a fresh process whose fit jobs run in worker

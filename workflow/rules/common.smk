@@ -438,6 +438,17 @@ def unthrottle_local_scheduler():
         scheduler.job_rate_limiter = None
 
 
+def one_blas_thread_per_run():
+    """In a threaded local run, give the process's BLAS pools one thread for good.
+
+    Every job of such a run is a thread of this process declaring one thread, and
+    BLAS pools are process-wide; OpenBLAS's idle threads would otherwise spin on the
+    cores the jobs need (``rlrecover.jobs.one_blas_thread``).
+    """
+    if threaded_local_run():
+        jobs.one_blas_thread()
+
+
 def time_thread_jobs_only():
     """Benchmark the jobs that run as threads of this process by their wall time only.
 

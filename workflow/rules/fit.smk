@@ -38,8 +38,11 @@
 #   the shortest last) and the SBC's last, so the grid's tables and figures are made
 #   while the SBC batches sample; the figures are drawn by worker processes
 #   (``rlrecover.jobs.draw_figures``), not by threads holding Python's lock;
-# - ``rlrecover.jobs.single_thread_blas`` limits BLAS pools to one thread while any
-#   sampling job runs, and restores them when the last one ends;
+# - the ``onstart`` hook also gives the process's BLAS pools one thread for the whole
+#   run (``rlrecover.jobs.one_blas_thread``): OpenBLAS's idle threads spun on the
+#   cores after every small BLAS call of a job, 305 against 240 core-seconds of the
+#   process on the shipped study; where a job is a process of its own,
+#   ``rlrecover.jobs.single_thread_blas`` limits them while a sampling job runs;
 # - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
 #   finished dataset is checkpointed, so the plain rerun samples only what is missing.
 # Without the profile (``--workflow-profile none``, or on a cluster) every job is its
