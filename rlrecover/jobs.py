@@ -127,7 +127,8 @@ def one_blas_thread() -> None:
     every small BLAS call of a job (the maximum-likelihood fits' L-BFGS-B, through
     SciPy's own OpenBLAS, above all) kept the other core busy doing nothing. Measured
     on the shipped study from empty caches: the process used 305 core-seconds
-    without the limit and 240 with it, and the run took 177 s and 144 s. SciPy's
+    without the limit and 258-269 with it (the MLE jobs 13.4 and 7.2 s); the wall
+    time moved only within the machine's noise. SciPy's
     linear algebra is imported first, so that its OpenBLAS, which NumPy's does not
     cover, is loaded and limited too. Call it from the main thread: OpenBLAS ignores
     a size set from another thread once the main thread has set one

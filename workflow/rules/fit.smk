@@ -40,8 +40,8 @@
 #   (``rlrecover.jobs.draw_figures``), not by threads holding Python's lock;
 # - the ``onstart`` hook also gives the process's BLAS pools one thread for the whole
 #   run (``rlrecover.jobs.one_blas_thread``): OpenBLAS's idle threads spun on the
-#   cores after every small BLAS call of a job, 305 against 240 core-seconds of the
-#   process on the shipped study; where a job is a process of its own,
+#   cores after every small BLAS call of a job, 305 against 258-269 core-seconds of
+#   the process on the shipped study; where a job is a process of its own,
 #   ``rlrecover.jobs.single_thread_blas`` limits them while a sampling job runs;
 # - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
 #   finished dataset is checkpointed, so the plain rerun samples only what is missing.
