@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import io
 import os
 import threading
@@ -35,6 +36,7 @@ __all__ = [
     "exact_table_job",
     "fit_bayes_job",
     "fit_mle_job",
+    "import_for_good",
     "job_log",
     "one_blas_thread",
     "plots_job",
@@ -647,9 +649,38 @@ def warm_up_models(
     if warmup.compiled(specs):
         return False  # the models load from the caches in under a second
     started = warmup.start(specs, on_ready, kernels)
-    import rlrecover.bayes  # noqa: F401  (PyMC: seconds of import, off the sampling jobs)
-
+    import_for_good("rlrecover.bayes")  # PyMC: seconds of import, off the sampling jobs
     return started
+
+
+def import_for_good(name: str) -> None:
+    """Import module ``name`` without garbage collections, then freeze every object.
+
+    For a process that keeps what it imports to its end (Snakemake's, in a threaded
+    run). Importing PyMC creates about a million objects, and Python's collector
+    traversed all of them several times during the import (measured: 1.6 s with
+    collections, 1.05 s without) and again in every later full collection (nine in
+    a run of the shipped study, 1.4 s). :func:`gc.freeze` moves every object that
+    exists now (the imported modules, Snakemake's graph of jobs) out of the
+    collector's sight, so later collections only traverse what the jobs create.
+    Objects are still freed when no longer referenced; only a reference cycle among
+    frozen objects would stay in memory.
+
+    Parameters
+    ----------
+    name : str
+        The module to import.
+    """
+    import importlib
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        importlib.import_module(name)
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
 
 
 def draw_figures(
@@ -700,7 +731,9 @@ def draw_figures(
         for name, (plot, args) in todo:
             log(f"wrote {_draw(plot, args, outputs[name])}")
         return
-    pool = _figure_context().Pool(workers)
+    # A worker's objects as forked (matplotlib, pandas, ...) live as long as it does:
+    # frozen, the collector no longer traverses them (figures about 5 % faster).
+    pool = _figure_context().Pool(workers, initializer=gc.freeze)
     try:
         running: dict[str, Any] = {}
         while todo or running:

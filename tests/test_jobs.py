@@ -112,6 +112,48 @@ print(json.dumps({"before": before, "after": blas()}))
 """
 
 
+_IMPORT_FOR_GOOD = """
+import gc, json, sys
+from rlrecover import jobs
+
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(1))
+assert "scipy.stats" not in sys.modules
+enabled = sys.argv[1] == "enabled"
+if not enabled:
+    gc.disable()
+if sys.argv[2] == "plain":
+    import scipy.stats
+else:
+    jobs.import_for_good("scipy.stats")
+print(json.dumps({
+    "collections": len(collections), "enabled": gc.isenabled(),
+    "frozen": gc.get_freeze_count(), "imported": "scipy.stats" in sys.modules,
+}))
+"""
+
+
+def _import_for_good(*args):
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_FOR_GOOD, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_import_for_good_imports_without_collections_and_freezes_what_exists():
+    plain = _import_for_good("enabled", "plain")
+    assert plain["collections"] > 0 and plain["frozen"] == 0  # SciPy's import collects
+    done = _import_for_good("enabled", "for good")
+    assert done == {"collections": 0, "enabled": True, "frozen": done["frozen"], "imported": True}
+    assert done["frozen"] > plain["collections"] * 700  # every object, not a generation
+    # a process whose collector was off keeps it off
+    assert _import_for_good("disabled", "for good")["enabled"] is False
+
+
 def test_one_blas_thread_limits_numpys_and_scipys_pools_for_good():
     # As in the onstart hook of a threaded run: the main thread of a fresh process
     # that has loaded NumPy but not SciPy, whose own OpenBLAS the MLE fits use.
@@ -434,6 +476,21 @@ def test_figures_are_left_to_the_workers_when_this_process_must_not_draw(tmp_pat
     # with no process to spare, this one draws after all
     jobs.draw_figures(figures, outputs, 0, lambda line: None, here=False)
     assert {int(path.read_text()) for path in outputs.values()} == {os.getpid()}
+
+
+def _write_freeze_count(path):
+    """A "figure" that records how many objects its process's collector ignores."""
+    import gc
+
+    Path(path).write_text(str(gc.get_freeze_count()))
+
+
+def test_figure_workers_freeze_the_objects_they_start_with(tmp_path):
+    # A worker's objects as forked (matplotlib and the rest) live as long as it does;
+    # frozen, no collection traverses them again.
+    outputs = {"a": tmp_path / "a"}
+    jobs.draw_figures({"a": (_write_freeze_count, ())}, outputs, 1, lambda line: None, here=False)
+    assert int(outputs["a"].read_text()) > 100_000
 
 
 def _draw_slowly(path):

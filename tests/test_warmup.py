@@ -108,3 +108,23 @@ def test_the_stamp_names_the_models_and_is_looked_up_in_the_current_cache(tmp_pa
     warmup._stamp(both).parent.mkdir()
     warmup._stamp(both).touch()
     assert warmup.compiled(both) and not warmup.compiled(potential)
+
+
+def test_the_warmup_process_compiles_without_garbage_collections(tmp_path, monkeypatch):
+    import gc
+    import json
+    from dataclasses import asdict
+
+    monkeypatch.setattr(warmup, "_compiledir", lambda: tmp_path)
+    seen = []
+    monkeypatch.setattr(warmup, "_compile", lambda spec: seen.append(gc.isenabled()))
+    spec = warmup.ModelSpec("potential", PRIORS)
+    payload = json.dumps([{**asdict(spec), "priors": asdict(spec.priors)}])
+    assert gc.isenabled()
+    try:
+        assert warmup.main([payload]) == 0
+    finally:
+        enabled_after = gc.isenabled()
+        gc.enable()
+    assert seen == [False] and not enabled_after
+    assert warmup.compiled([spec])  # and the stamp says the models are compiled
