@@ -122,7 +122,11 @@ def _empty_figure(text: str) -> Figure:
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, tight: bool = False) -> Path:
-    """Write ``fig`` as PNG (parent directories are created) and clear it.
+    """Write ``fig`` as PNG (parent directories are created).
+
+    The figure is not cleared afterwards: it belongs to no pyplot state, so it is
+    freed with its last reference, and clearing it rebuilt every axis's ticks first
+    (a tenth of the time of the study's figures).
 
     Parameters
     ----------
@@ -140,15 +144,12 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, tight: bool = Fals
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fig.savefig(
-            path,
-            dpi=DPI,
-            format="png",
-            **({"bbox_inches": "tight", "pad_inches": 0.15} if tight else {}),
-        )
-    finally:
-        fig.clear()
+    fig.savefig(
+        path,
+        dpi=DPI,
+        format="png",
+        **({"bbox_inches": "tight", "pad_inches": 0.15} if tight else {}),
+    )
     return path
 
 
