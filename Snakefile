@@ -65,13 +65,15 @@ rule all:
 # A local run needs no job rate limit, and Snakemake's costs a busy scheduler; BLAS
 # gets one thread per process, as every job is one of its threads; a job that runs
 # as a thread is benchmarked by its wall time; the figure workers' server
-# starts early, so that it is ready at the end; the models compile in a process of
-# their own while the simulations and MLE fits run (see common.smk).
+# starts early, so that it is ready at the end; the SBC batches that are checked
+# exactly sample first; the models compile in a process of their own while the
+# simulations and MLE fits run (see common.smk).
 onstart:
     unthrottle_local_scheduler()
     one_blas_thread_per_run()
     time_thread_jobs_only()
     start_figure_workers()
+    exact_checked_sbc_batches_first()
     start_model_warmup()
 
 

@@ -360,3 +360,32 @@ def test_a_local_runs_scheduler_and_benchmarks_stay_light(tmp_path):
     assert smaps[True] >= 4
     assert (bench[False]["s"] > 0).all() and bench[False]["max_rss"].isna().all()
     assert (bench[True]["s"] > 0).all() and (bench[True]["max_rss"] > 0).all()
+
+
+@pytest.mark.slow
+def test_the_sbc_batches_checked_exactly_are_sampled_first(tmp_path):
+    # Ready jobs of equal priority start in an order that changes from run to run;
+    # the onstart hook ranks the SBC batches whose datasets are checked exactly
+    # first, so that their checks are not left until after the last fit.
+    shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    config = TINY | {"methods": ["pymc_potential"], "replicates": 1}
+    config |= {"sbc": {"draws": 12, "batch": 2}, "exact_check": {"per_cell": 0, "sbc": 4}}
+    config["sampler"] = {"chains": 2, "tune": 100, "draws": 100}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = ["results/sbc/recovery.tsv", "results/exact/sbc/batch~0.tsv"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", *targets],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    logs = sorted(
+        (tmp_path / "results/logs/sbc_fit_bayes").glob("batch~*.log"),
+        key=lambda path: path.stat().st_mtime_ns,
+    )
+    assert len(logs) == 6  # one job at a time: the logs were finished in this order
+    assert {path.stem for path in logs[:2]} == {"batch~0", "batch~1"}
