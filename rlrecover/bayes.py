@@ -9,6 +9,7 @@ likelihood.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -179,6 +180,9 @@ def _pymc_sampler(
 _NUTPIE_RUNNERS: dict[tuple, Callable] = {}
 # Seconds between checks for Ctrl-C while nutpie samples.
 _WAIT_SLICE = 0.5
+#: Datasets of one :func:`sample_posteriors` call sampling at once: the one being
+#: awaited and diagnosed, and those started after it.
+IN_FLIGHT = 3
 _COMPILE_LOCK = threading.Lock()
 _PYMC_LOCK = threading.Lock()
 
@@ -247,12 +251,12 @@ def sample_posteriors(
     model once.
 
     Each dataset starts sampling as soon as the previous one's has started, before
-    that one's draws are awaited, converted, diagnosed and handed to the caller: up to
-    two samplers run at once, so the core always has sampling to do while this
-    thread waits for Python's lock or does the Python work. A fit's ``seconds`` is
-    the time since the previous fit was handed over (for the first, since it
-    started): its share of the call's time. A caller that stops iterating early (or
-    an exception) cancels the one still sampling.
+    the earlier ones' draws are awaited, converted, diagnosed and handed to the
+    caller: up to :data:`IN_FLIGHT` samplers run at once, so the core always has
+    sampling to do while this thread waits for Python's lock or does the Python work.
+    A fit's ``seconds`` is the time since the previous fit was handed over (for the
+    first, since it started): its share of the call's time. A caller that stops
+    iterating early (or an exception) cancels those still sampling.
 
     Yields
     ------
@@ -268,13 +272,13 @@ def sample_posteriors(
     """
     runner = None
     n_trials = None
-    # A dataset starts sampling (outside Python's lock) before the previous one's
-    # result is awaited; that one's draws are then converted and diagnosed and handed
-    # to the caller while the next samples. With one sampler at a time, the core
-    # idled whenever this thread, between two samplers, waited for Python's lock held
-    # by another job's thread (measured on the shipped study, 2 cores: 145.5 s
-    # against 136.6 s with two in flight). Each fit has its own seed: same draws.
-    pending = None
+    # Datasets start sampling (outside Python's lock) before the earlier ones' results
+    # are awaited; those are then converted, diagnosed and handed to the caller while
+    # the later ones sample. With one sampler at a time, the core idled whenever this
+    # thread, between two samplers, waited for Python's lock held by another job's
+    # thread (measured on the shipped study, 2 cores: 145.5 s against 136.6 s with
+    # two in flight). Each fit has its own seed: same draws.
+    pending: collections.deque = collections.deque()
     handed_over = None  # when the previous fit was handed to the caller
     try:
         for key, actions, rewards, seed in datasets:
@@ -300,17 +304,18 @@ def sample_posteriors(
                 raise
             except Exception as exc:  # a failed dataset must not lose the others
                 fit = _Finished(error=exc)
-            previous, pending = pending, (key, start, compile_seconds, fit)
-            if previous is not None:
-                done = _finish(*_since(previous, handed_over))
+            pending.append((key, start, compile_seconds, fit))
+            while len(pending) >= IN_FLIGHT:
+                done = _finish(*_since(pending.popleft(), handed_over))
                 handed_over = time.perf_counter()
                 yield done
-        previous, pending = pending, None
-        if previous is not None:
-            yield _finish(*_since(previous, handed_over))
+        while pending:
+            done = _finish(*_since(pending.popleft(), handed_over))
+            handed_over = time.perf_counter()
+            yield done
     finally:
-        if pending is not None:
-            pending[3].cancel()  # the caller stopped early: stop its sampler too
+        for started in pending:
+            started[3].cancel()  # the caller stopped early: stop those samplers too
 
 
 def _since(started: tuple, handed_over: float | None) -> tuple:

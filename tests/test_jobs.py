@@ -404,12 +404,21 @@ def test_sampling_then_summary_jobs_equal_fit_datasets_and_resume_from_checkpoin
 
 @pytest.mark.slow
 def test_a_cancelled_sampling_job_stops_keeps_its_finished_datasets_and_writes_nothing(
-    tmp_path, data_file
+    tmp_path,
 ):
     import threading
 
     from rlrecover import interrupt
+    from rlrecover.bayes import IN_FLIGHT
 
+    # more datasets than sample at once, so that some start after the first is done
+    unit = {**UNIT, "replicates": 2 * IN_FLIGHT}
+    cfg = fit_config()
+    data = simulate_cell(
+        cfg["seed"], TRUTH, unit["replicates"], TaskSettings.from_config(cfg["task"])
+    )
+    data_file = tmp_path / "data.tsv"
+    data.to_csv(data_file, sep="\t", index=False)
     methods = ["pymc_potential"]
     out, ck, log = tmp_path / "d.npz", tmp_path / "ck", tmp_path / "b.log"
     cfg = fit_config(BAYES_SECTIONS, sampler={"chains": 2, "tune": 40000, "draws": 40000})
@@ -426,7 +435,7 @@ def test_a_cancelled_sampling_job_stops_keeps_its_finished_datasets_and_writes_n
     watcher.start()
     try:
         with pytest.raises(interrupt.Cancelled):
-            jobs.fit_bayes_job(data_file, [out], methods, cfg, UNIT, ck, 1, log)
+            jobs.fit_bayes_job(data_file, [out], methods, cfg, unit, ck, 1, log)
         stopped = time.perf_counter()
     finally:
         interrupt.CANCEL.clear()
@@ -434,8 +443,9 @@ def test_a_cancelled_sampling_job_stops_keeps_its_finished_datasets_and_writes_n
     assert not out.exists()
     assert "stopped on user request" in log.read_text()
     kept = sorted(p.name.split(".")[0] for p in (ck / "pymc_potential").glob("rep~*.npz"))
-    # two datasets sample at once: the second may have finished too, never the third
-    assert kept in (["rep~0"], ["rep~0", "rep~1"])
+    # IN_FLIGHT datasets sample at once: those started with the first may have
+    # finished too (they are handed over in order), never one started after it
+    assert kept in [[f"rep~{k}" for k in range(n)] for n in range(1, IN_FLIGHT + 1)]
     # nutpie is polled every half second: the job ends well before the second dataset
     # would have (the first took as long as a whole dataset does).
     first = float(log.read_text().split("replicate 0: ")[1].split(" s")[0])
