@@ -208,29 +208,6 @@ def run_worker(*args: str, env: dict[str, str] | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_workers_side_by_side(*args: str, env: dict[str, str] | None = None) -> list[dict]:
-    """Run one worker per core at once, each pinned to its own core; their results."""
-    cores = sorted(os.sched_getaffinity(0))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--worker", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            preexec_fn=lambda core=core: os.sched_setaffinity(0, {core}),
-        )
-        for core in cores
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(err[-3000:])
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
-
-
 # ----------------------------------------------------------------------------- floor
 def floor_seconds_per_eval(n_trials: int) -> float:
     """Seconds of one hand-written numba log-likelihood-and-gradient evaluation."""
@@ -354,12 +331,6 @@ def whole_study(cores: int = 2) -> None:
     against each is printed too. The time of one cell (alpha 0.5, beta 5), the figure
     of the first section, is printed as well; the grid's cells are harder on average
     (for example at 400 trials), so it understates what the study's fits cost.
-
-    The study keeps every core busy, and on a VM a fit is slower when all cores work
-    than when one works alone. So the same sample is also fitted with one worker
-    pinned to each core at once (before and after the run, in between the one-core
-    measurements), and the ratio against that per-fit time is printed too: the
-    pipeline's own overhead, apart from what the machine loses by itself.
     """
     import shutil
 
@@ -394,16 +365,12 @@ def whole_study(cores: int = 2) -> None:
         scratch, env_before = workdir(Path(tmp) / "data"), cache_env(str(Path(tmp) / "cache0"))
         snakemake(scratch, env_before, "--until", "simulate", "sbc_simulate")
         before = run_worker("study", str(scratch), "25", env=env_before)
-        # The same fits with every core fitting at once (one worker pinned to each):
-        # what a fit costs when the machine is as busy as during the study.
-        loaded = run_workers_side_by_side("study", str(scratch), "25", env=env_before)
         work, env = workdir(Path(tmp) / "study"), cache_env(str(Path(tmp) / "cache"))
         start = time.perf_counter()
         snakemake(work, env, "all")
         wall = time.perf_counter() - start
         grid = pd.read_csv(work / "results/recovery.tsv", sep="\t")
         sbc = pd.read_csv(work / "results/sbc/recovery.tsv", sep="\t")
-        loaded += run_workers_side_by_side("study", str(work), "25", env=env)
         after = run_worker("study", str(work), "25", env=env)
     grid_bayes = grid[grid["method"] != "mle"]
     counts = {f"grid {n}": k for n, k in grid_bayes.groupby("n_trials").size().items()}
@@ -413,8 +380,6 @@ def whole_study(cores: int = 2) -> None:
     compiled = sum(own[g] * k for g, k in counts.items()) / n_bayes
     compiled_before = sum(before[g] * k for g, k in counts.items()) / n_bayes
     compiled_after = sum(after[g] * k for g, k in counts.items()) / n_bayes
-    busy = {g: float(np.mean([r[g] for r in loaded])) for g in counts}
-    compiled_busy = sum(busy[g] * k for g, k in counts.items()) / n_bayes
     one_cell = {}
     for group in counts:
         n_trials = sbc["n_trials"].iloc[0] if group == "sbc" else int(group.split()[1])
@@ -438,13 +403,6 @@ def whole_study(cores: int = 2) -> None:
         f"(before {compiled_before:.3f} s, after {compiled_after:.3f} s)"
     )
     print(
-        f"the same with all {len(loaded) // 2} cores fitting at once (one process pinned to "
-        "each, before and after the run): "
-        + ", ".join(f"{g}: {busy[g]:.3f} s" for g in counts)
-        + f"; weighted: {compiled_busy:.3f} s = {compiled_busy / compiled:.2f} x the time "
-        "of one core alone (what the machine itself loses when every core works)"
-    )
-    print(
         "(one cell, alpha 0.5 and beta 5, potential model: "
         + ", ".join(f"{g}: {t:.3f} s" for g, t in one_cell.items())
         + f"; weighted: {one_cell_mean:.3f} s)"
@@ -454,10 +412,6 @@ def whole_study(cores: int = 2) -> None:
         f"compiled per-fit time (target at most 1.5; {overhead / compiled_before:.2f} x "
         f"the time before the run, {overhead / compiled_after:.2f} x the time after; "
         f"{overhead / one_cell_mean:.2f} x the one-cell time)"
-    )
-    print(
-        f"against the per-fit time with every core fitting: {overhead / compiled_busy:.2f} x "
-        "(the pipeline's own overhead, without the machine's loss when all cores work)"
     )
 
 
