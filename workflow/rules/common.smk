@@ -157,6 +157,14 @@ def pymc_methods():
     return [m for m in fit_methods() if m != "mle"]
 
 
+def exact_sbc_batches():
+    """SBC batches holding datasets that the exact check covers (the first ones)."""
+    if not (pymc_methods() and sbc_on()):
+        return []
+    n_sbc = config["exact_check"]["sbc"]
+    return [k for k in sbc_batches() if sbc_range(k)[0] < n_sbc]
+
+
 def exact_files():
     """Exact-check tables of every grid cell and SBC batch that has datasets to check."""
     if not pymc_methods():
@@ -164,13 +172,7 @@ def exact_files():
     files = []
     if config["exact_check"]["per_cell"] > 0:
         files += [f"results/exact/{cell_path()}.tsv".format(**c) for c in cells()]
-    if sbc_on():
-        n_sbc = config["exact_check"]["sbc"]
-        files += [
-            f"results/exact/sbc/batch~{k}.tsv"
-            for k in sbc_batches()
-            if sbc_range(k)[0] < n_sbc
-        ]
+    files += [f"results/exact/sbc/batch~{k}.tsv" for k in exact_sbc_batches()]
     return files
 
 
@@ -521,6 +523,16 @@ def start_figure_workers():
 WARMUP_PRIORITY_DROP = 10
 
 
+def scheduler_priorities():
+    """Snakemake's own priority of each job (``dag._priority``), or None if not there.
+
+    The onstart hooks reorder ready jobs through it; with another Snakemake whose
+    scheduler keeps them elsewhere they reorder nothing.
+    """
+    priorities = getattr(workflow.dag, "_priority", None)
+    return priorities if isinstance(priorities, dict) else None
+
+
 def start_model_warmup():
     """Compile the PyMC models in a process of their own while the first jobs run.
 
@@ -553,8 +565,8 @@ def start_model_warmup():
     ]
     if not sampling:
         return
-    priorities = getattr(dag, "_priority", None)  # Snakemake's own; else no reordering
-    ranked = isinstance(priorities, dict) and all(job in priorities for job in sampling)
+    priorities = scheduler_priorities()
+    ranked = priorities is not None and all(job in priorities for job in sampling)
     if ranked:
         for job in sampling:
             priorities[job] -= WARMUP_PRIORITY_DROP
@@ -587,13 +599,9 @@ def exact_checked_sbc_batches_first():
     checked while the others sample. Only reorders ready jobs; nothing if Snakemake's
     priorities are not where expected.
     """
-    checked = {
-        path.rsplit("batch~", 1)[1].removesuffix(".tsv")
-        for path in exact_files()
-        if path.startswith("results/exact/sbc/")
-    }
-    priorities = getattr(workflow.dag, "_priority", None)
-    if not checked or not isinstance(priorities, dict):
+    checked = {str(k) for k in exact_sbc_batches()}
+    priorities = scheduler_priorities()
+    if not checked or priorities is None:
         return
     for job in workflow.dag.needrun_jobs():
         if (
