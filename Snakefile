@@ -1,4 +1,4 @@
-"""Parameter recovery of a Q-learning model of a two-armed bandit.
+"""Parameter recovery of learning models of a two-armed bandit.
 
 Run ``snakemake --cores N`` from this directory; edit ``config.yaml`` first.
 """
@@ -39,8 +39,8 @@ report: "workflow/report/workflow.rst"
 
 
 wildcard_constraints:
-    alpha=NUMBER_REGEX,
-    beta=NUMBER_REGEX,
+    model=MODEL_REGEX,
+    cell=CELL_REGEX,
     trials="[0-9]+",
     batch="[0-9]+",
 
@@ -54,12 +54,7 @@ include: "workflow/rules/aggregate.smk"
 rule all:
     default_target: True
     input:
-        "results/recovery.tsv",
-        TABLES.values(),
-        PLOTS.values(),
-        EXACT_TABLE,
-        sbc_outputs(),
-        "results/report.html",
+        all_outputs(),
 
 
 # A local run needs no job rate limit, and Snakemake's costs a busy scheduler; BLAS

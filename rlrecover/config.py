@@ -4,6 +4,12 @@ The JSON schema (``workflow/schemas/config.schema.yaml``) is the one source of t
 defaults and allowed values: :func:`validate_config` lists every problem in a config
 and fills in the schema's defaults, and the dataclasses here take every value from
 that validated config (they have no defaults of their own).
+
+The ``models`` section names the models of a study. Its schema is made from the
+library (:func:`full_schema`): one entry per model of :mod:`rlrecover.models`, whose
+parameters' values, priors and targets follow the templates of the schema file's
+``$defs`` by the parameter's kind, so a model added to the library is configurable
+without touching the schema file and a misspelt model or parameter name is reported.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from rlrecover.qlearning import PARAMS, Priors
+from rlrecover import models as model_library
+from rlrecover.models.base import Model, Priors
 from rlrecover.seeds import format_value
 
 __all__ = [
@@ -27,10 +34,13 @@ __all__ = [
     "SamplerSettings",
     "Settings",
     "TaskSettings",
+    "model_schema",
     "check_yaml_syntax",
     "config_errors",
     "fill_defaults",
+    "full_schema",
     "grid_errors",
+    "old_form_message",
     "load_schema",
     "parse_overrides",
     "schema_defaults",
@@ -140,7 +150,7 @@ def check_yaml_syntax(path: str | os.PathLike[str], name: str | None = None) -> 
         raise ConfigError(f"{where}: not a text file (byte {e.start}: {e.reason})") from None
     if not isinstance(data, dict):
         what = "is empty" if data is None else f"holds a {type(data).__name__}"
-        raise ConfigError(f"{where} {what}; it must hold `key: value` lines, at least `grid:`")
+        raise ConfigError(f"{where} {what}; it must hold `key: value` lines, at least `models:`")
     found: list[str] = []
     _duplicate_keys(node, found)
     if found:
@@ -150,7 +160,7 @@ def check_yaml_syntax(path: str | os.PathLike[str], name: str | None = None) -> 
 def parse_overrides(args: Sequence[str]) -> dict[str, Any]:
     """The values of ``--config key=value`` arguments, read as YAML.
 
-    Snakemake reads a nested value such as ``grid={alpha: [0.1], beta: [1]}`` with
+    Snakemake reads a nested value such as ``models={rw: {grid: {alpha: [0.1], beta: [1]}}}`` with
     every number as text; reading it as YAML gives the numbers back.
 
     Parameters
@@ -214,7 +224,7 @@ def _hint(error) -> str:
 
 
 def config_errors(cfg: Any, schema: Mapping[str, Any]) -> list[str]:
-    """Every schema violation of ``cfg``, as ``"grid -> alpha -> 1: 1.5 is greater than ..."``.
+    """Every schema violation of ``cfg``, as ``"models -> rw -> grid -> alpha -> 1: 1.5 is ..."``.
 
     Parameters
     ----------
@@ -238,7 +248,17 @@ def _schema_problems(cfg: Any, schema: Mapping[str, Any]) -> list[tuple[list, st
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
     errors = [_meant(e) for e in errors]
-    return [(_culprit_path(e), f"{_error_location(e)}: {e.message}{_hint(e)}") for e in errors]
+    return [
+        (_culprit_path(e), f"{_error_location(e)}: {e.message}{_hint(e)}{_known(e)}")
+        for e in errors
+    ]
+
+
+def _known(error) -> str:
+    """For an unknown model, the names of the library's models."""
+    if error.validator == "additionalProperties" and list(error.absolute_path) == ["models"]:
+        return f" (the library's models: {', '.join(model_library.names())})"
+    return ""
 
 
 def _culprit_path(error) -> list:
@@ -269,7 +289,11 @@ def _meant(error):
 
 
 def grid_errors(cfg: Any) -> list[str]:
-    """Checks the schema cannot express: finite grid values, distinct canonical values.
+    """Checks the schema cannot express, on the truths of every model.
+
+    Finite grid values, distinct canonical values (12 significant digits, as in the
+    paths), a grid or a truth design (not both, not neither), ``sobol`` with its
+    ``ranges`` and ``prior`` without, each range's low end below its high end.
 
     Parameters
     ----------
@@ -284,34 +308,131 @@ def grid_errors(cfg: Any) -> list[str]:
     return [message for _, message in _grid_problems(cfg)]
 
 
+def _where(path: Sequence) -> str:
+    return " -> ".join(str(p) for p in path)
+
+
 def _grid_problems(cfg: Any) -> list[tuple[list, str]]:
     """``(path, message)`` of every problem :func:`grid_errors` reports."""
-    problems = []
-    grid = cfg.get("grid") if isinstance(cfg, Mapping) else None
-    for param in PARAMS:
-        values = grid.get(param) if isinstance(grid, Mapping) else None
-        if not isinstance(values, list):
-            continue
-        labels = []
-        for i, v in enumerate(values):
-            if not isinstance(v, int | float) or isinstance(v, bool):
-                continue  # reported by the schema
-            if math.isfinite(v):
-                labels.append(format_value(v))
-            else:
-                problems.append(
-                    (["grid", param, i], f"grid -> {param} -> {i}: {v} is not a finite number")
-                )
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
-        if dupes:
+    problems: list[tuple[list, str]] = []
+    entries = cfg.get("models") if isinstance(cfg, Mapping) else None
+    if not isinstance(entries, Mapping):
+        return problems
+    for name, entry in entries.items():
+        if not isinstance(entry, Mapping) or name not in model_library.registry():
+            continue  # reported by the schema
+        base = ["models", name]
+        has_grid, has_truths = "grid" in entry, "truths" in entry
+        if has_grid == has_truths:
+            what = "both `grid` and `truths`" if has_grid else "neither `grid` nor `truths`"
             problems.append(
                 (
-                    ["grid", param],
-                    f"grid -> {param}: {values} repeats values (equal to 12 significant "
-                    f"digits): {', '.join(dupes)}",
+                    base,
+                    f"{_where(base)}: gives {what}; give the true values either as `grid` "
+                    "(values of each parameter, every combination studied) or as `truths` "
+                    "(`{sobol: N, ranges: {...}}` or `{prior: N}`)",
                 )
             )
+        grid = entry.get("grid")
+        for param, values in (grid.items() if isinstance(grid, Mapping) else ()):
+            if not isinstance(values, list):
+                continue
+            labels = []
+            for i, v in enumerate(values):
+                if not isinstance(v, int | float) or isinstance(v, bool):
+                    continue  # reported by the schema
+                if math.isfinite(v):
+                    labels.append(format_value(v))
+                else:
+                    path = [*base, "grid", param, i]
+                    problems.append((path, f"{_where(path)}: {v} is not a finite number"))
+            dupes = sorted({x for x in labels if labels.count(x) > 1})
+            if dupes:
+                path = [*base, "grid", param]
+                problems.append(
+                    (
+                        path,
+                        f"{_where(path)}: {values} repeats values (equal to 12 significant "
+                        f"digits): {', '.join(dupes)}",
+                    )
+                )
+        truths = entry.get("truths")
+        if isinstance(truths, Mapping):
+            path = [*base, "truths"]
+            kinds = [k for k in ("sobol", "prior") if k in truths]
+            if len(kinds) != 1:
+                problems.append(
+                    (path, f"{_where(path)}: give one of `sobol: N` (with `ranges`) or `prior: N`")
+                )
+            elif kinds == ["sobol"] and "ranges" not in truths:
+                problems.append(
+                    (
+                        path,
+                        f"{_where(path)}: `sobol` needs `ranges`, a [low, high] range of "
+                        "each parameter",
+                    )
+                )
+            elif kinds == ["prior"] and "ranges" in truths:
+                problems.append(
+                    (
+                        [*path, "ranges"],
+                        f"{_where([*path, 'ranges'])}: `prior` truths are drawn from the "
+                        "model's priors; `ranges` belong to `sobol`",
+                    )
+                )
+            ranges = truths.get("ranges")
+            for param, pair in (ranges.items() if isinstance(ranges, Mapping) else ()):
+                if (
+                    isinstance(pair, list)
+                    and len(pair) == 2
+                    and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+                    and not pair[0] < pair[1]
+                ):
+                    where = [*path, "ranges", param]
+                    problems.append(
+                        (where, f"{_where(where)}: {pair}: the low end must be below the high end")
+                    )
     return problems
+
+
+def old_form_message(cfg: Any) -> str | None:
+    """The message for a config in the single-model form of rlrecover 0.1, or None.
+
+    That form had a top-level ``grid`` (and ``priors`` and ``design.rmse_target``) for
+    the one model. The message shows the user's own values in the new form.
+
+    Parameters
+    ----------
+    cfg : object
+        The config as read from YAML.
+
+    Returns
+    -------
+    str or None
+    """
+    if not isinstance(cfg, Mapping):
+        return None
+    design = cfg.get("design")
+    old_target = isinstance(design, Mapping) and "rmse_target" in design
+    old = [k for k in ("grid", "priors") if k in cfg] + (["design -> rmse_target"] if old_target else [])
+    if not old:
+        return None
+    entry: dict[str, Any] = {}
+    if "grid" in cfg:
+        entry["grid"] = cfg["grid"]
+    else:
+        entry["grid"] = {"alpha": ["..."], "beta": ["..."]}
+    if "priors" in cfg:
+        entry["priors"] = cfg["priors"]
+    if old_target:
+        entry["design"] = {"rmse_target": design["rmse_target"]}
+    new = yaml.safe_dump({"models": {"rw": entry}}, sort_keys=False, default_flow_style=None)
+    return (
+        f"{', '.join(old)} at the top level is the single-model form of rlrecover 0.1; "
+        "a study now names its models, each with its own grid, priors and RMSE targets "
+        "(README, \"Changing the study\"). For the same study write instead:\n\n"
+        + "\n".join(f"    {line}" for line in new.rstrip().splitlines())
+    )
 
 
 def _origin(path: Sequence, sources: Sequence[ConfigSource]) -> ConfigSource | None:
@@ -431,7 +552,13 @@ def validate_config(
     ConfigError
         Listing every problem as ``[file, line L, column C: ]key -> key -> index: message``.
     """
-    problems = _schema_problems(cfg, schema) + _grid_problems(cfg)
+    old = old_form_message(cfg)
+    if old is not None:
+        key = next(k for k in ("grid", "priors", "design") if k in cfg)
+        problems = [([key], f"(top level): {old}")]
+    else:
+        schema = full_schema(schema)
+        problems = _schema_problems(cfg, schema) + _grid_problems(cfg)
     if problems:
         known = [s for s in sources if isinstance(s, ConfigSource)]
         names = [s.name if isinstance(s, ConfigSource) else str(s) for s in sources]
@@ -446,6 +573,85 @@ def validate_config(
             f"and workflow/schemas/config.schema.yaml):\n" + "\n".join(lines)
         )
     return fill_defaults(cfg, schema)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _template(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
+    try:
+        return copy.deepcopy(schema["$defs"][name])
+    except KeyError:
+        raise KeyError(f"the config schema has no $defs -> {name}") from None
+
+
+def model_schema(model: Model, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema of one model's entry under ``models``, from the templates in ``$defs``.
+
+    Each parameter of kind ``k`` (``unit`` or ``positive``) takes its grid values from
+    ``$defs -> k_value``, its Sobol range from ``k_range``, its prior from ``k_prior``
+    and its RMSE target from ``k_rmse_target``, defaults included.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    schema : mapping
+        The config schema (its ``$defs`` and ``$defs -> model_entry``).
+
+    Returns
+    -------
+    dict
+    """
+    names = list(model.param_names)
+
+    def per_param(kind_template: str, **extra) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            **extra,
+            "properties": {
+                p.name: _template(schema, f"{p.kind}_{kind_template}") for p in model.params
+            },
+        }
+
+    entry = _template(schema, "model_entry")
+    props = entry["properties"]
+    props["grid"] = per_param("grid_values", required=names)
+    props["truths"]["properties"]["ranges"] = per_param("range", required=names)
+    props["priors"] = per_param("prior", default={})
+    props["design"]["properties"]["rmse_target"] = per_param("rmse_target", default={})
+    for p in model.params:
+        props["priors"]["properties"][p.name]["description"] = (
+            f"{p.name} ({p.description}): " + props["priors"]["properties"][p.name].get(
+                "description", ""
+            )
+        )
+    entry["description"] = f"{model.title}: {model.equations}. Parameters: {', '.join(names)}."
+    return entry
+
+
+def full_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The config schema with one entry per model of the library under ``models``.
+
+    Parameters
+    ----------
+    schema : mapping
+        The schema file's content.
+
+    Returns
+    -------
+    dict
+        A copy whose ``models`` property lists every model of
+        :func:`rlrecover.models.registry` (:func:`model_schema`) and no other.
+    """
+    out = copy.deepcopy(dict(schema))
+    section = out["properties"]["models"]
+    section["properties"] = {
+        name: model_schema(model, schema) for name, model in model_library.registry().items()
+    }
+    section["additionalProperties"] = False
+    return out
 
 
 # --------------------------------------------------------------------------- settings
@@ -472,6 +678,11 @@ class TaskSettings:
             reward_probs=tuple(float(p) for p in section["reward_probs"]),
             q_init=float(section["q_init"]),
         )
+
+    @property
+    def consts(self) -> dict[str, float]:
+        """The task's constants by name, as models take them (``{"q_init": ...}``)."""
+        return {"q_init": self.q_init}
 
 
 @dataclass(frozen=True)
@@ -518,6 +729,7 @@ class Settings:
     """Everything a simulation or fitting job needs, as plain values."""
 
     seed: int
+    model: Model
     task: TaskSettings
     priors: Priors | None
     sampler: SamplerSettings | None
@@ -531,11 +743,11 @@ class Settings:
         Parameters
         ----------
         config : mapping
-            The workflow config with its defaults filled in, or the subset of its
-            sections that a job receives: ``seed`` and ``task`` always, and those of
-            ``priors``, ``sampler``, ``mle``, ``coverage_levels`` the job uses (a job
-            that does not receive a section gets None for it, so it cannot depend on
-            it by accident).
+            The subset of the validated config that a job receives: ``seed``,
+            ``model`` (the model's name) and ``task`` always, and those of ``priors``
+            (the model's), ``sampler``, ``mle``, ``coverage_levels`` the job uses (a
+            job that does not receive a section gets None for it, so it cannot depend
+            on it by accident).
 
         Returns
         -------
@@ -544,17 +756,19 @@ class Settings:
         Raises
         ------
         KeyError
-            If ``seed`` or ``task``, or a key of a given section, is missing (the
-            config was not validated).
+            If ``seed``, ``model`` or ``task``, or a key of a given section, is
+            missing (the config was not validated).
         """
 
         def optional(name, build):
             return build(config[name]) if name in config else None
 
+        model = model_library.get(str(config["model"]))
         return cls(
             seed=int(config["seed"]),
+            model=model,
             task=TaskSettings.from_config(config["task"]),
-            priors=optional("priors", Priors.from_config),
+            priors=optional("priors", model.priors_from_config),
             sampler=optional("sampler", SamplerSettings.from_config),
             mle=optional("mle", MLESettings.from_config),
             coverage_levels=optional("coverage_levels", lambda x: tuple(float(v) for v in x)),

@@ -15,22 +15,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from rlrecover.cancel import check_cancel
 from rlrecover.config import Settings
 from rlrecover.data import iter_datasets
-from rlrecover.interrupt import check_cancel
 from rlrecover.seeds import derive_seed
 from rlrecover.summary import (
     METHODS,
-    PAIR_CORR,
     cell_label,
+    corr_column,
     empty_row,
     interval_columns,
     summary_columns,
 )
 
 if TYPE_CHECKING:
-    from rlrecover.checkpoint import Checkpoints
-    from rlrecover.posterior import PosteriorFit
+    from rlrecover.inference.posterior import PosteriorFit
+    from rlrecover.inference.sampling import ModelSpec
+    from rlrecover.run.checkpoint import Checkpoints
 
 __all__ = [
     "BAYES_KINDS",
@@ -66,37 +67,40 @@ class DatasetSpec:
 
 
 def _fit_seed(settings: Settings, method: str, spec: DatasetSpec) -> int:
-    seq = derive_seed(settings.seed, "fit", method, *spec.seed_key)
+    parts = settings.model.stream_parts()
+    seq = derive_seed(settings.seed, "fit", method, *parts, *spec.seed_key)
     return int(seq.generate_state(1, dtype=np.uint32)[0])
 
 
-def _row(levels, method, spec: DatasetSpec, rep: int, n_trials: int) -> dict:
-    row = empty_row(levels, method, spec.truth, rep, n_trials)
+def _row(settings: Settings, levels, method, spec: DatasetSpec, rep: int, n_trials: int) -> dict:
+    row = empty_row(settings.model.name, levels, method, spec.truth, rep, n_trials)
     row["cell"] = spec.cell
     return row
 
 
 def _mle_rows(data, spec_of, settings, log) -> Iterator[dict]:
-    from rlrecover.mle import delta_sd, fit_mle
+    from rlrecover.inference.mle import delta_sd, fit_mle
 
+    model = settings.model
     levels = settings.coverage_levels
     for rep, actions, rewards in iter_datasets(data):
         check_cancel()
         spec = spec_of(rep)
-        row = _row(levels, "mle", spec, rep, len(actions))
+        row = _row(settings, levels, "mle", spec, rep, len(actions))
         start = time.perf_counter()
         try:
             res = fit_mle(
                 actions,
                 rewards,
-                consts=(settings.task.q_init,),
+                model=model,
+                consts=model.consts_of(settings.task.consts),
                 n_starts=settings.mle.n_starts,
                 method=settings.mle.method,
                 levels=levels,
                 rng=np.random.default_rng(_fit_seed(settings, "mle", spec)),
                 truth=dict(spec.truth),
             )
-            sd = delta_sd(res)
+            sd = delta_sd(res, model)
             for p, est in res.estimate.items():
                 # The Wald distribution is symmetric on the unconstrained scale, so its
                 # median maps back to the estimate itself.
@@ -107,13 +111,14 @@ def _mle_rows(data, spec_of, settings, log) -> Iterator[dict]:
                 for level in levels:
                     lo, hi = interval_columns(p, level)
                     row[lo], row[hi] = res.intervals[(p, level)]
-            row[PAIR_CORR] = res.corr
+            for (p, q), r in res.corr.items():
+                row[corr_column(p, q)] = r
             row.update(nll=res.nll, converged=res.converged, at_bound=res.at_bound)
             if not res.converged:
                 row["error"] = res.message
             if res.status != "ok":
                 # estimates and intervals stay in the row for inspection; the status
-                # says which of them the summaries may use (rlrecover.mle.usability)
+                # says which of them the summaries may use (rlrecover.inference.mle.usability)
                 row["status"] = res.status
                 row["error"] = "; ".join(e for e in (res.problem, row["error"]) if e)
         except Exception as exc:  # one bad dataset must not lose the others
@@ -130,6 +135,7 @@ def sample_datasets(
     log: Callable[[str], None] = print,
     cores: int = 1,
     checkpoints: Checkpoints | None = None,
+    before_compile: Callable[[ModelSpec], object] | None = None,
 ) -> list[PosteriorFit]:
     """Sample the posterior of every dataset of a table with one Bayesian method.
 
@@ -142,15 +148,17 @@ def sample_datasets(
     spec_of : callable
         ``spec_of(replicate)`` -> :class:`DatasetSpec`.
     settings : Settings
-        Seed, task, priors and sampler settings (coverage levels are not used).
+        Seed, model, task, priors and sampler settings (coverage levels are not used).
     log : callable, default print
         Receives one line per dataset.
     cores : int, default 1
-        Threads per fit (see :func:`rlrecover.bayes.sample_posteriors`); the draws do
+        Threads per fit (see :func:`rlrecover.inference.sampling.sample_posteriors`); the draws do
         not depend on it.
     checkpoints : Checkpoints, optional
         Where each finished dataset is saved and looked up first, so that a job
         stopped half-way fits only the missing datasets when it runs again.
+    before_compile : callable, optional
+        Passed to :func:`rlrecover.inference.sampling.sample_posteriors`.
 
     Returns
     -------
@@ -162,7 +170,7 @@ def sample_datasets(
     rlrecover.interrupt.Cancelled
         If the run is stopped (Ctrl-C); the datasets finished so far are checkpointed.
     """
-    from rlrecover.bayes import sample_posteriors
+    from rlrecover.inference.sampling import sample_posteriors
 
     if method not in BAYES_KINDS:
         raise ValueError(f"not a Bayesian method: {method!r}; choose from {list(BAYES_KINDS)}")
@@ -181,14 +189,17 @@ def sample_datasets(
         if rep not in done
     ]
     data_of = {rep: (actions, rewards) for rep, actions, rewards in datasets}
+    model = settings.model
     fits = sample_posteriors(
+        model,
         BAYES_KINDS[method],
         todo,
         settings.sampler,
         priors=settings.priors,
-        q_init=settings.task.q_init,
+        consts=model.consts_of(settings.task.consts),
         log=log,
         cores=cores,
+        before_compile=before_compile,
     )
     for fit in fits:
         if fit.compile_seconds:
@@ -206,6 +217,7 @@ def sample_datasets(
 
 
 def summarize_posteriors(
+    settings: Settings,
     method: str,
     fits: Sequence[PosteriorFit],
     spec_of: Callable[[int], DatasetSpec],
@@ -216,6 +228,8 @@ def summarize_posteriors(
 
     Parameters
     ----------
+    settings : Settings
+        Its ``model`` (the rest is not used).
     method : {"pymc_potential", "pymc_bernoulli"}
         The method that produced the fits.
     fits : sequence of PosteriorFit
@@ -232,13 +246,13 @@ def summarize_posteriors(
     pandas.DataFrame
         One row per fit, columns :func:`rlrecover.summary.summary_columns`.
     """
-    from rlrecover.posterior import posterior_summary
+    from rlrecover.inference.posterior import posterior_summary
 
     rows = []
     for fit in fits:
         spec = spec_of(fit.key)
         n = n_trials if isinstance(n_trials, int) else n_trials[fit.key]
-        row = _row(levels, method, spec, fit.key, n)
+        row = _row(settings, levels, method, spec, fit.key, n)
         if fit.error:
             row.update(status="failed", error=fit.error)
         else:
@@ -251,7 +265,7 @@ def summarize_posteriors(
             )
         row["seconds"] = fit.seconds
         rows.append(row)
-    return pd.DataFrame(rows, columns=summary_columns(levels))
+    return pd.DataFrame(rows, columns=summary_columns(settings.model.param_names, levels))
 
 
 def fit_datasets(
@@ -268,7 +282,7 @@ def fit_datasets(
     ``status = "failed"`` and the exception text; the other datasets are still fitted.
     A maximum-likelihood fit whose standard errors are unusable gets ``status =
     "unusable_se"``, one whose estimate is not finite ``"nonfinite"``, the reason
-    in ``error`` (:func:`rlrecover.mle.usability`).
+    in ``error`` (:func:`rlrecover.inference.mle.usability`).
 
     Parameters
     ----------
@@ -293,7 +307,9 @@ def fit_datasets(
     if method != "mle":
         fits = sample_datasets(method, data, spec_of, settings, log)
         n_trials = {rep: len(actions) for rep, actions, _ in iter_datasets(data)}
-        return summarize_posteriors(method, fits, spec_of, n_trials, settings.coverage_levels)
+        return summarize_posteriors(
+            settings, method, fits, spec_of, n_trials, settings.coverage_levels
+        )
     rows = _mle_rows(data, spec_of, settings, log)
     out = []
     for row in rows:
@@ -303,7 +319,9 @@ def fit_datasets(
             line += f" ({row['error']})"
         log(line)
         out.append(row)
-    return pd.DataFrame(out, columns=summary_columns(settings.coverage_levels))
+    return pd.DataFrame(
+        out, columns=summary_columns(settings.model.param_names, settings.coverage_levels)
+    )
 
 
 def fit_cell(

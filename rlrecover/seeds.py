@@ -1,8 +1,11 @@
 """Seeds derived from what a dataset *is*, never from where it sits in the grid.
 
-A dataset's random stream depends only on the configured seed, the true cell values
-and the replicate number. Adding a value to the grid therefore leaves every
-existing dataset, and the jobs that produced it, untouched.
+A dataset's random stream depends only on the configured seed, the model, the true
+parameter values and the replicate number. Adding a value to the grid or a model to
+the study therefore leaves every existing dataset, and the jobs that produced it,
+untouched. The model enters the key by its name (:meth:`Model.stream_parts`), so two
+models with the same parameter values never share a stream; only ``rw`` keeps the
+keys of the single-model releases, and with them its datasets and fits.
 """
 
 from __future__ import annotations
@@ -60,13 +63,17 @@ def derive_seed(seed: int, *parts: object) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), *_key_words(*parts)])
 
 
-def dataset_rng(seed: int, cell: Sequence[float], replicate: int) -> np.random.Generator:
+def dataset_rng(
+    seed: int, model: Sequence[str], cell: Sequence[float], replicate: int
+) -> np.random.Generator:
     """Generator that simulates replicate ``replicate`` of a grid cell.
 
     Parameters
     ----------
     seed : int
         Configured seed.
+    model : sequence of str
+        The model's part of the key (:meth:`rlrecover.models.base.Model.stream_parts`).
     cell : sequence of float
         True parameter values of the cell, in the model's order.
     replicate : int
@@ -77,11 +84,11 @@ def dataset_rng(seed: int, cell: Sequence[float], replicate: int) -> np.random.G
     numpy.random.Generator
     """
     return np.random.default_rng(
-        derive_seed(seed, "data", *(float(v) for v in cell), int(replicate))
+        derive_seed(seed, "data", *model, *(float(v) for v in cell), int(replicate))
     )
 
 
-def sbc_rng(seed: int, index: int) -> np.random.Generator:
+def sbc_rng(seed: int, model: Sequence[str], index: int) -> np.random.Generator:
     """Generator of SBC dataset ``index``: it draws the truth, then simulates the data.
 
     It depends only on the configured seed and the index, so raising the number of SBC
@@ -91,6 +98,8 @@ def sbc_rng(seed: int, index: int) -> np.random.Generator:
     ----------
     seed : int
         Configured seed.
+    model : sequence of str
+        The model's part of the key (:meth:`rlrecover.models.base.Model.stream_parts`).
     index : int
         SBC index, starting at 0.
 
@@ -98,4 +107,4 @@ def sbc_rng(seed: int, index: int) -> np.random.Generator:
     -------
     numpy.random.Generator
     """
-    return np.random.default_rng(derive_seed(seed, "sbc", int(index)))
+    return np.random.default_rng(derive_seed(seed, "sbc", *model, int(index)))

@@ -4,6 +4,13 @@ This module is the one place that defines the layout of ``results/recovery.tsv``
 (and of the per-cell fit tables it stacks) and reads it back with fixed column
 types (:func:`read_recovery`). Columns that do not apply to a method (R-hat for
 maximum likelihood, say) are left empty (NaN).
+
+The columns of a parameter are named after it (``alpha_true``, ``alpha_est``, ...), so
+the layout depends on the parameters: a fit table holds one model's, and
+``results/recovery.tsv`` stacks the fits of every model of a study with the union of
+their parameters (:func:`union_params`); a row's columns of another model's
+parameters are empty. Which parameters a table has is read off its ``{p}_true``
+columns (:func:`params_of`).
 """
 
 from __future__ import annotations
@@ -15,21 +22,22 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rlrecover.qlearning import PARAMS
 from rlrecover.seeds import format_value
 
 __all__ = [
     "METHODS",
-    "PAIR_CORR",
-    "PARAMS",
     "cell_label",
+    "corr_column",
+    "corr_columns",
     "empty_row",
     "interval_columns",
     "level_label",
     "levels_of",
+    "params_of",
     "read_recovery",
     "recovery_dtypes",
     "summary_columns",
+    "union_params",
 ]
 
 #: Fitting methods, in report order.
@@ -59,11 +67,28 @@ def interval_columns(param: str, level: float) -> tuple[str, str]:
     return f"{param}_lower_{lab}", f"{param}_upper_{lab}"
 
 
-def summary_columns(levels: Sequence[float]) -> list[str]:
+def corr_column(p: str, q: str) -> str:
+    """Column of the within-fit correlation of parameters ``p`` and ``q``: ``corr_p_q``."""
+    return f"corr_{p}_{q}"
+
+
+def corr_columns(params: Sequence[str]) -> list[str]:
+    """The correlation columns of every pair of ``params``, in order (``p`` before ``q``).
+
+    A correlation is the posterior correlation of the draws, or for maximum likelihood
+    the Wald correlation (from the inverse Hessian).
+    """
+    params = list(params)
+    return [corr_column(p, q) for i, p in enumerate(params) for q in params[i + 1 :]]
+
+
+def summary_columns(params: Sequence[str], levels: Sequence[float]) -> list[str]:
     """All columns of a summary row, in order.
 
     Parameters
     ----------
+    params : sequence of str
+        Parameter names (one model's, or the union of a study's models').
     levels : sequence of float
         Configured coverage levels.
 
@@ -71,25 +96,37 @@ def summary_columns(levels: Sequence[float]) -> list[str]:
     -------
     list of str
     """
-    cols = ["method", "cell"]
-    cols += [f"{p}_true" for p in PARAMS]
+    params = list(params)
+    cols = ["model", "method", "cell"]
+    cols += [f"{p}_true" for p in params]
     cols += ["replicate", "n_trials"]
     for stat in _PARAM_STATS:
-        cols += [f"{p}_{stat}" for p in PARAMS]
-    cols.append(PAIR_CORR)
+        cols += [f"{p}_{stat}" for p in params]
+    cols += corr_columns(params)
     for level in levels:
-        for p in PARAMS:
+        for p in params:
             cols.extend(interval_columns(p, level))
     return cols + list(_TAIL_TYPES)
+
+
+def union_params(param_lists: Sequence[Sequence[str]]) -> list[str]:
+    """The parameters of several models, each once, in order of first appearance."""
+    out: list[str] = []
+    for params in param_lists:
+        out += [p for p in params if p not in out]
+    return out
+
+
+def params_of(columns: Sequence[str]) -> list[str]:
+    """The parameters of a recovery table: its ``{p}_true`` columns before ``replicate``."""
+    columns = list(columns)
+    end = columns.index("replicate") if "replicate" in columns else len(columns)
+    return [c[: -len("_true")] for c in columns[:end] if c.endswith("_true")]
 
 
 #: Per-parameter statistics, each a float column ``{param}_{stat}``. ``mcse`` is the
 #: Monte Carlo standard error of the posterior mean (NaN for maximum likelihood).
 _PARAM_STATS = ("est", "median", "sd", "cdf_true", "mcse")
-
-#: Column of the correlation of the two parameters: posterior correlation of the draws,
-#: or for maximum likelihood the Wald correlation (from the inverse Hessian).
-PAIR_CORR = "ab_corr"
 
 #: The columns after the interval bounds, with their types (see :func:`read_recovery`).
 _TAIL_TYPES: dict[str, str] = {
@@ -123,6 +160,7 @@ def cell_label(truth: Mapping[str, float]) -> str:
 
 
 def empty_row(
+    model: str,
     levels: Sequence[float],
     method: str,
     truth: Mapping[str, float],
@@ -133,12 +171,14 @@ def empty_row(
 
     Parameters
     ----------
+    model : str
+        The fitted model's name.
     levels : sequence of float
         Configured coverage levels.
     method : str
         One of :data:`METHODS`.
     truth : mapping of str to float
-        True value of each parameter (the cell).
+        True value of each parameter of the model (the cell), in its order.
     replicate : int
         Replicate number.
     n_trials : int
@@ -148,11 +188,12 @@ def empty_row(
     -------
     dict
     """
-    row: dict[str, object] = dict.fromkeys(summary_columns(levels), np.nan)
+    row: dict[str, object] = dict.fromkeys(summary_columns(list(truth), levels), np.nan)
     row.update(
+        model=model,
         method=method,
         cell=cell_label(truth),
-        **{f"{p}_true": float(truth[p]) for p in PARAMS},
+        **{f"{p}_true": float(v) for p, v in truth.items()},
         replicate=int(replicate),
         n_trials=int(n_trials),
         status="ok",
@@ -174,21 +215,24 @@ def levels_of(columns: Sequence[str]) -> list[float]:
     list of float
         Levels, e.g. ``[0.5, 0.9]`` for ``alpha_lower_50, ..., beta_upper_90``.
     """
+    params = set(params_of(columns))
     levels: list[float] = []
     for col in columns:
         m = _INTERVAL_RE.match(col)
-        if m and m["param"] in PARAMS:
+        if m and m["param"] in params:
             level = float(m["level"]) / 100
             if level not in levels:
                 levels.append(level)
     return levels
 
 
-def recovery_dtypes(levels: Sequence[float]) -> dict[str, str]:
-    """Column types of a recovery table with intervals at ``levels``.
+def recovery_dtypes(params: Sequence[str], levels: Sequence[float]) -> dict[str, str]:
+    """Column types of a recovery table of ``params`` with intervals at ``levels``.
 
     Parameters
     ----------
+    params : sequence of str
+        Parameter names.
     levels : sequence of float
         Coverage levels.
 
@@ -197,8 +241,10 @@ def recovery_dtypes(levels: Sequence[float]) -> dict[str, str]:
     dict of str to str
         pandas dtype of each column of :func:`summary_columns`.
     """
-    types = dict.fromkeys(summary_columns(levels), "float64")
-    types.update(method="string", cell="string", replicate="int64", n_trials="int64")
+    types = dict.fromkeys(summary_columns(params, levels), "float64")
+    types.update(
+        model="string", method="string", cell="string", replicate="int64", n_trials="int64"
+    )
     types.update(_TAIL_TYPES)
     return types
 
@@ -213,7 +259,8 @@ def read_recovery(path: str | os.PathLike[str]) -> pd.DataFrame:
     Parameters
     ----------
     path : path-like
-        A TSV file with the columns of :func:`summary_columns` for some levels.
+        A TSV file with the columns of :func:`summary_columns` for some parameters
+        and levels.
 
     Returns
     -------
@@ -225,15 +272,16 @@ def read_recovery(path: str | os.PathLike[str]) -> pd.DataFrame:
         If the columns are not those of a recovery table, naming the file.
     """
     header = pd.read_csv(path, sep="\t", nrows=0).columns.tolist()
+    params = params_of(header)
     levels = levels_of(header)
-    expected = summary_columns(levels)
+    expected = summary_columns(params, levels)
     if header != expected:
         missing = [c for c in expected if c not in header]
         extra = [c for c in header if c not in expected]
         raise ValueError(
             f"{path} is not a recovery table: missing columns {missing}, unexpected {extra}"
         )
-    types = recovery_dtypes(levels)
+    types = recovery_dtypes(params, levels)
     text = {c: t for c, t in types.items() if t in ("string", "boolean")}
     frame = pd.read_csv(
         path,

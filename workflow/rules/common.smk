@@ -1,63 +1,30 @@
-"""Paths, grid cells and input/params functions shared by the rules.
+"""Paths, models, cells and input/params functions shared by the rules.
 
-Every rule's ``run:`` block is one call of a function of ``rlrecover.jobs``.
+Every rule's ``run:`` block is one call of a function of ``rlrecover.run.jobs``.
 
 This file defines no rules. Everything that reads ``config`` is a function, so it
 sees the validated config with its defaults filled in.
 """
 
 import contextlib
+import functools
 import gc
-import itertools
 import os
-import posixpath
 import sys
 import time
 
-from rlrecover import interrupt, jobs
-from rlrecover.qlearning import PARAMS
-from rlrecover.seeds import format_value
-from rlrecover.summary import METHODS
+from rlrecover import models as model_library
+from rlrecover.report.layout import SBC_FIGURES, SBC_TABLES, figure_names, table_names
+from rlrecover.run import interrupt, jobs
+from rlrecover.summary import METHODS, cell_label
+from rlrecover.truths import design_kind, model_truths
 
-# Canonical grid values as written by rlrecover.seeds.format_value ("{:.12g}"):
-# "5", "0.5", "2.5", "1e-05", "1e+20". Grid values are never negative.
+# Canonical values as written by rlrecover.seeds.format_value ("{:.12g}"): "5", "0.5",
+# "2.5", "1e-05", "1e+20". True values are never negative.
 NUMBER_REGEX = r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?"
-
-TABLES = {
-    "recovery_metrics": "results/tables/recovery_metrics.tsv",
-    "coverage": "results/tables/coverage.tsv",
-    "coverage_curve": "results/tables/coverage_curve.tsv",
-    "diagnostics": "results/tables/diagnostics.tsv",
-    "runtime": "results/tables/runtime.tsv",
-    "grid_map": "results/tables/grid_map.tsv",
-    "tradeoff": "results/tables/tradeoff.tsv",
-    "design": "results/tables/design.tsv",
-    "design_cells": "results/tables/design_cells.tsv",
-}
-
-PLOTS = {
-    "recovery_alpha": "results/plots/recovery_alpha.png",
-    "recovery_beta": "results/plots/recovery_beta.png",
-    "coverage": "results/plots/coverage.png",
-    "coverage_curve": "results/plots/coverage_curve.png",
-    "map_bias": "results/plots/map_bias.png",
-    "map_rmse": "results/plots/map_rmse.png",
-    "map_coverage90": "results/plots/map_coverage90.png",
-    "map_flagged": "results/plots/map_flagged.png",
-    "tradeoff": "results/plots/tradeoff.png",
-    "design": "results/plots/design.png",
-}
-
-SBC_TABLES = {
-    "sbc": "results/tables/sbc.tsv",
-    "sbc_coverage_curve": "results/tables/sbc_coverage_curve.tsv",
-}
-
-SBC_PLOTS = {
-    "sbc_ranks": "results/plots/sbc_ranks.png",
-    "sbc_ecdf": "results/plots/sbc_ecdf.png",
-    "sbc_coverage_curve": "results/plots/sbc_coverage_curve.png",
-}
+# A model's name, and a cell: its truth as ``param~value`` parts joined by "/".
+MODEL_REGEX = r"[a-z][a-z0-9_]*"
+CELL_REGEX = rf"[a-z][a-z0-9_]*~{NUMBER_REGEX}(/[a-z][a-z0-9_]*~{NUMBER_REGEX})*"
 
 # The grid's jobs run before the SBC's (Snakemake starts ready jobs of higher priority
 # first), so the grid's tables and figures, the longest work after the sampling, are
@@ -71,12 +38,13 @@ SBC_PRIORITY = -1
 # fewest last: the grid's last jobs are short, and both cores finish together.
 SIMULATE_PRIORITY = 1
 
-EXACT_TABLE = "results/tables/exact_check.tsv"
-EXACT_PLOT = "results/plots/exact_check.png"
+SUMMARY_TABLE = "results/tables/summary.tsv"
 
 # Config sections each kind of job depends on. A job only receives these (via
-# params), so editing an unrelated section, or adding a grid value, does not make
-# Snakemake rerun it. Each job gets ``task`` with its own number of trials only.
+# params), so editing an unrelated section, another model's entry, or adding a grid
+# value, does not make Snakemake rerun it. Each job gets ``task`` with its own number
+# of trials only, ``model`` (the model's name) and, where named, the model's
+# ``priors`` and ``replicates``.
 SIMULATE_SECTIONS = ("seed", "task", "replicates")
 # A fit job gets only what its results depend on: maximum likelihood nothing of the
 # sampler, sampling nothing of the MLE or of the coverage levels, and the summaries of
@@ -91,13 +59,39 @@ EXACT_SECTIONS = ("seed", "task", "priors")
 
 
 # ---------------------------------------------------------------------------
-# Grid cells, numbers of trials, SBC batches and the files they produce
+# Models, cells, numbers of trials, SBC batches and the files they produce
 # ---------------------------------------------------------------------------
 
 
-def grid_labels(param):
-    """Canonical text of the configured values of ``param``, as used in paths."""
-    return [format_value(v) for v in config["grid"][param]]
+def model_names():
+    """The study's models, in the order of ``config.yaml``."""
+    return list(config["models"])
+
+
+def model_of(name):
+    """The library's record of model ``name``."""
+    return model_library.get(name)
+
+
+def model_entry(name):
+    """The validated config entry of model ``name``."""
+    return config["models"][name]
+
+
+def model_design(name):
+    """How model ``name``'s truths are given: ``grid``, ``sobol`` or ``prior``."""
+    return design_kind(model_entry(name))
+
+
+@functools.cache
+def truths_of(name):
+    """The truths of model ``name`` (computed once per run: the config is fixed)."""
+    return model_truths(model_of(name), model_entry(name), config["seed"])
+
+
+def replicates_of(name):
+    """Datasets per truth and number of trials of model ``name``."""
+    return int(model_entry(name).get("replicates", config["replicates"]))
 
 
 def trials_values():
@@ -107,22 +101,18 @@ def trials_values():
 
 
 def cells():
-    """Every configured (number of trials, cell) as ``{"trials": n, param: label}``."""
-    grid = list(itertools.product(*(grid_labels(p) for p in PARAMS)))
+    """Every (model, number of trials, truth) as ``{"model", "trials", "cell"}``."""
     return [
-        {"trials": n, **dict(zip(PARAMS, values))}
+        {"model": m, "trials": n, "cell": cell_label(truth)}
+        for m in model_names()
         for n in trials_values()
-        for values in grid
+        for truth in truths_of(m)
     ]
 
 
 def cell_path():
-    """A cell's part of a path, with wildcards: ``trials~{trials}/alpha~{alpha}/...``."""
-    return posixpath.join("trials~{trials}", *(f"{p}~{{{p}}}" for p in PARAMS))
-
-
-def fit_files():
-    return [path.format(**cell) for cell in cells() for path in fit_outputs()]
+    """A cell's part of a path, with wildcards: ``{model}/trials~{trials}/{cell}``."""
+    return "{model}/trials~{trials}/{cell}"
 
 
 def sbc_on():
@@ -142,14 +132,25 @@ def sbc_batches():
     return list(range(-(-draws // batch)))
 
 
+def sbc_units():
+    """Every (model, SBC batch) as ``{"model", "batch"}``."""
+    if not sbc_on():
+        return []
+    return [{"model": m, "batch": k} for m in model_names() for k in sbc_batches()]
+
+
 def sbc_range(k):
     """``(start, stop)`` SBC indices of batch ``k``."""
     draws, batch = config["sbc"]["draws"], config["sbc"]["batch"]
     return (k * batch, min(draws, (k + 1) * batch))
 
 
+def fit_files():
+    return [path.format(**cell) for cell in cells() for path in fit_outputs()]
+
+
 def sbc_fit_files():
-    return [p.format(batch=k) for k in sbc_batches() for p in sbc_fit_outputs()]
+    return [p.format(**unit) for unit in sbc_units() for p in sbc_fit_outputs()]
 
 
 def pymc_methods():
@@ -165,15 +166,58 @@ def exact_sbc_batches():
     return [k for k in sbc_batches() if sbc_range(k)[0] < n_sbc]
 
 
-def exact_files():
-    """Exact-check tables of every grid cell and SBC batch that has datasets to check."""
+def exact_files(model=None):
+    """Exact-check tables of every cell and SBC batch with datasets to check (of a model)."""
     if not pymc_methods():
         return []
+    names = model_names() if model is None else [model]
     files = []
     if config["exact_check"]["per_cell"] > 0:
-        files += [f"results/exact/{cell_path()}.tsv".format(**c) for c in cells()]
-    files += [f"results/exact/sbc/batch~{k}.tsv" for k in exact_sbc_batches()]
+        files += [
+            f"results/exact/{cell_path()}.tsv".format(**c)
+            for c in cells()
+            if c["model"] in names
+        ]
+    files += [
+        f"results/exact/{m}/sbc/batch~{k}.tsv" for m in names for k in exact_sbc_batches()
+    ]
     return files
+
+
+def table_path(model, name):
+    """A model's table: ``results/tables/{model}/{name}.tsv``."""
+    return f"results/tables/{model}/{name}.tsv"
+
+
+def plot_path(model, name):
+    """A model's figure: ``results/plots/{model}/{name}.png``."""
+    return f"results/plots/{model}/{name}.png"
+
+
+def model_tables(model):
+    """The tables of a model's ``tables`` job, by name."""
+    names = table_names(model_of(model), model_design(model))
+    return {n: table_path(model, n) for n in names}
+
+
+def model_plots(model):
+    """The figures of a model's ``plots`` job, by name."""
+    names = figure_names(model_of(model), model_design(model))
+    return {n: plot_path(model, n) for n in names}
+
+
+def all_outputs():
+    """Every table and figure of the study (the report's inputs and more)."""
+    out = ["results/recovery.tsv", SUMMARY_TABLE, "results/report.html"]
+    for m in model_names():
+        out += [*model_tables(m).values(), *model_plots(m).values()]
+        out += [table_path(m, "exact_check"), plot_path(m, "exact_check")]
+        if sbc_on():
+            out += [table_path(m, n) for n in SBC_TABLES]
+            out += [plot_path(m, n) for n in SBC_FIGURES]
+    if sbc_on():
+        out.append("results/sbc/recovery.tsv")
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -181,57 +225,68 @@ def exact_files():
 # ---------------------------------------------------------------------------
 
 
-def config_subset(keys, n_trials):
-    """The config sections ``keys``, with ``task.n_trials`` set to one number."""
-    out = {k: config[k] for k in keys}
-    if "task" in out:
-        out["task"] = {**config["task"], "n_trials": int(n_trials)}
+def config_subset(keys, n_trials, model):
+    """The config sections ``keys`` of a job of ``model`` at ``n_trials`` trials.
+
+    ``task`` has its number of trials set to ``n_trials``; ``priors`` and
+    ``replicates`` are the model's.
+    """
+    out = {"model": model}
+    for k in keys:
+        if k == "priors":
+            out[k] = model_entry(model)["priors"]
+        elif k == "replicates":
+            out[k] = replicates_of(model)
+        elif k == "task":
+            out[k] = {**config["task"], "n_trials": int(n_trials)}
+        else:
+            out[k] = config[k]
     return out
 
 
 def simulate_config(wildcards):
     """Config sections a simulated dataset depends on."""
-    return config_subset(SIMULATE_SECTIONS, wildcards.trials)
+    return config_subset(SIMULATE_SECTIONS, wildcards.trials, wildcards.model)
 
 
 def sbc_simulate_config(wildcards):
     """Config sections an SBC dataset depends on."""
-    return config_subset(SBC_SIMULATE_SECTIONS, sbc_trials())
+    return config_subset(SBC_SIMULATE_SECTIONS, sbc_trials(), wildcards.model)
 
 
 def mle_config(wildcards):
-    """Config sections a grid cell's maximum-likelihood fits depend on."""
-    return config_subset(MLE_SECTIONS, wildcards.trials)
+    """Config sections a cell's maximum-likelihood fits depend on."""
+    return config_subset(MLE_SECTIONS, wildcards.trials, wildcards.model)
 
 
 def bayes_config(wildcards):
-    """Config sections a grid cell's posterior draws depend on."""
-    return config_subset(BAYES_SECTIONS, wildcards.trials)
+    """Config sections a cell's posterior draws depend on."""
+    return config_subset(BAYES_SECTIONS, wildcards.trials, wildcards.model)
 
 
 def summary_config(wildcards):
-    """Config sections the summaries of a grid cell's draws depend on."""
-    return config_subset(SUMMARY_SECTIONS, wildcards.trials)
+    """Config sections the summaries of a cell's draws depend on."""
+    return config_subset(SUMMARY_SECTIONS, wildcards.trials, wildcards.model)
 
 
 def sbc_mle_config(wildcards):
     """Config sections an SBC batch's maximum-likelihood fits depend on."""
-    return config_subset((*MLE_SECTIONS, "priors"), sbc_trials())
+    return config_subset((*MLE_SECTIONS, "priors"), sbc_trials(), wildcards.model)
 
 
 def sbc_bayes_config(wildcards):
     """Config sections an SBC batch's posterior draws depend on."""
-    return config_subset(BAYES_SECTIONS, sbc_trials())
+    return config_subset(BAYES_SECTIONS, sbc_trials(), wildcards.model)
 
 
 def sbc_summary_config(wildcards):
     """Config sections the summaries of an SBC batch's draws depend on."""
-    return config_subset((*SUMMARY_SECTIONS, "priors"), sbc_trials())
+    return config_subset((*SUMMARY_SECTIONS, "priors"), sbc_trials(), wildcards.model)
 
 
 def cell_unit(wildcards):
-    """A grid cell's datasets, as the fit jobs take them: its truth and replicates."""
-    return {"truth": cell_truth(wildcards), "replicates": config["replicates"]}
+    """A cell's datasets, as the fit jobs take them: its truth and replicates."""
+    return {"truth": cell_truth(wildcards), "replicates": replicates_of(wildcards.model)}
 
 
 def sbc_unit(wildcards):
@@ -240,13 +295,13 @@ def sbc_unit(wildcards):
 
 
 def checkpoint_dir(wildcards):
-    """Where a grid cell's sampling job keeps the datasets it has finished."""
+    """Where a cell's sampling job keeps the datasets it has finished."""
     return f"results/checkpoints/{cell_path()}".format(**wildcards)
 
 
 def sbc_checkpoint_dir(wildcards):
     """Where an SBC batch's sampling job keeps the datasets it has finished."""
-    return f"results/sbc/checkpoints/batch~{wildcards.batch}"
+    return f"results/sbc/checkpoints/{wildcards.model}/batch~{wildcards.batch}"
 
 
 def sbc_indices(wildcards):
@@ -257,7 +312,7 @@ def sbc_indices(wildcards):
 def exact_config(wildcards):
     """Config sections an exact posterior depends on (trials from the job)."""
     trials = wildcards.get("trials") or sbc_trials()
-    return config_subset(EXACT_SECTIONS, trials)
+    return config_subset(EXACT_SECTIONS, trials, wildcards.model)
 
 
 def exact_replicates(wildcards):
@@ -265,18 +320,19 @@ def exact_replicates(wildcards):
     if "batch" in wildcards.keys():
         start, stop = sbc_range(int(wildcards.batch))
         return list(range(start, min(stop, config["exact_check"]["sbc"])))
-    return list(range(min(config["replicates"], config["exact_check"]["per_cell"])))
+    n = min(replicates_of(wildcards.model), config["exact_check"]["per_cell"])
+    return list(range(n))
 
 
 def exact_draws(wildcards):
     """The posterior draws of the job's datasets, by PyMC method."""
     if "batch" in wildcards.keys():
         return {
-            m: f"results/sbc/draws/{m}/batch~{wildcards.batch}.npz"
+            m: f"results/sbc/draws/{wildcards.model}/{m}/batch~{wildcards.batch}.npz"
             for m in pymc_methods()
         }
     return {
-        m: f"results/draws/{m}/{cell_path()}.npz".format(**wildcards)
+        m: f"results/draws/{wildcards.model}/{m}/trials~{wildcards.trials}/{wildcards.cell}.npz"
         for m in pymc_methods()
     }
 
@@ -284,7 +340,7 @@ def exact_draws(wildcards):
 def exact_inputs(wildcards):
     """The job's data table and its posterior draws (``draws_<method>``)."""
     if "batch" in wildcards.keys():
-        data = f"results/sbc/data/batch~{wildcards.batch}.tsv"
+        data = f"results/sbc/data/{wildcards.model}/batch~{wildcards.batch}.tsv"
     else:
         data = f"results/data/{cell_path()}.tsv".format(**wildcards)
     return {
@@ -306,94 +362,133 @@ def fit_methods():
 
 
 def fit_outputs():
-    """Result tables of a grid cell, one per configured method (with wildcards)."""
-    return [f"results/fits/{m}/{cell_path()}.tsv" for m in fit_methods()]
+    """Result tables of a cell, one per configured method (with wildcards)."""
+    return [f"results/fits/{{model}}/{m}/trials~{{trials}}/{{cell}}.tsv" for m in fit_methods()]
 
 
 def sbc_fit_outputs():
     """Result tables of an SBC batch, one per configured method (with wildcards)."""
-    return [f"results/sbc/fits/{m}/batch~{{batch}}.tsv" for m in fit_methods()]
+    return [f"results/sbc/fits/{{model}}/{m}/batch~{{batch}}.tsv" for m in fit_methods()]
 
 
 def draws_outputs():
-    """Posterior draws of a grid cell, one file per PyMC method (with wildcards).
+    """Posterior draws of a cell, one file per PyMC method (with wildcards).
 
     One sampling job per cell draws them all: the models are compiled once per
     process anyway, and a cell's datasets are read and checked once.
     """
-    return [f"results/draws/{m}/{cell_path()}.npz" for m in pymc_methods()]
+    return [
+        f"results/draws/{{model}}/{m}/trials~{{trials}}/{{cell}}.npz" for m in pymc_methods()
+    ]
 
 
 def sbc_draws_outputs():
     """Posterior draws of an SBC batch, one file per PyMC method (with wildcards)."""
-    return [f"results/sbc/draws/{m}/batch~{{batch}}.npz" for m in pymc_methods()]
+    return [f"results/sbc/draws/{{model}}/{m}/batch~{{batch}}.npz" for m in pymc_methods()]
 
 
 def bayes_fit_outputs():
-    """Result tables of a grid cell's PyMC methods (with wildcards)."""
-    return [f"results/fits/{m}/{cell_path()}.tsv" for m in pymc_methods()]
+    """Result tables of a cell's PyMC methods (with wildcards)."""
+    return [
+        f"results/fits/{{model}}/{m}/trials~{{trials}}/{{cell}}.tsv" for m in pymc_methods()
+    ]
 
 
 def sbc_bayes_fit_outputs():
     """Result tables of an SBC batch's PyMC methods (with wildcards)."""
-    return [f"results/sbc/fits/{m}/batch~{{batch}}.tsv" for m in pymc_methods()]
+    return [f"results/sbc/fits/{{model}}/{m}/batch~{{batch}}.tsv" for m in pymc_methods()]
 
 
 def all_fit_files(wildcards):
-    """Fit tables of every configured method and cell."""
+    """Fit tables of every configured model, method and cell."""
     return fit_files()
 
 
 def all_sbc_fit_files(wildcards):
-    """Fit tables of every configured method and SBC batch."""
+    """Fit tables of every configured model, method and SBC batch."""
     return sbc_fit_files()
 
 
-def all_exact_files(wildcards):
-    """Exact-check tables of every checked dataset."""
-    return exact_files()
+def model_exact_files(wildcards):
+    """Exact-check tables of the job's model."""
+    return exact_files(wildcards.model)
 
 
 def cell_truth(wildcards):
-    """The true parameter values of a job's cell, as floats."""
-    return {p: float(wildcards[p]) for p in PARAMS}
+    """The true parameter values of a job's cell, as floats, in the model's order.
+
+    Raises
+    ------
+    ValueError
+        If the cell's parameters are not the model's (a path made by hand).
+    """
+    parts = [part.split("~") for part in wildcards.cell.split("/")]
+    names = tuple(p for p, _ in parts)
+    model = model_of(wildcards.model)
+    if names != model.param_names:
+        raise ValueError(
+            f"cell {wildcards.cell} names {list(names)}, model {model.name} has "
+            f"{list(model.param_names)}"
+        )
+    return {p: float(v) for p, v in parts}
 
 
-def design_params(wildcards):
-    """The design targets, as the tables job takes them."""
-    return config["design"]
+def design_targets(model):
+    """The design targets of a model's tables job: ``min_correlation`` and its RMSE targets."""
+    return {
+        "min_correlation": config["design"]["min_correlation"],
+        "rmse_target": model_entry(model)["design"]["rmse_target"],
+    }
 
 
-def sbc_outputs():
-    """SBC tables and figures, when SBC is on."""
-    return [*SBC_TABLES.values(), *SBC_PLOTS.values()] if sbc_on() else []
+def plot_caption(name):
+    """The caption file of a figure (one for every ``recovery_<param>``)."""
+    base = "recovery" if name.startswith("recovery_") else name
+    return f"../report/plots/{base}.rst"
+
+
+def summary_inputs(wildcards):
+    """The tables the headline table of the report reads, of every model."""
+    names = ["recovery_metrics", "coverage", "design", "exact_check"]
+    if sbc_on():
+        names.append("sbc")
+    return {f"{m}__{n}": table_path(m, n) for m in model_names() for n in names}
 
 
 def report_inputs(wildcards):
-    """Every table (``table_<name>``) and figure (``plot_<name>``) the report shows."""
-    tables = {"recovery": "results/recovery.tsv", **TABLES, "exact_check": EXACT_TABLE}
-    plots = {**PLOTS, "exact_check": EXACT_PLOT}
+    """Every table (``table_<model>__<name>``) and figure (``plot_<model>__<name>``) shown."""
+    inputs = {"recovery": "results/recovery.tsv", "summary": SUMMARY_TABLE}
     if sbc_on():
-        tables.update(sbc_recovery="results/sbc/recovery.tsv", **SBC_TABLES)
-        plots.update(SBC_PLOTS)
-    return {
-        **{f"table_{k}": v for k, v in tables.items()},
-        **{f"plot_{k}": v for k, v in plots.items()},
-    }
+        inputs["sbc_recovery"] = "results/sbc/recovery.tsv"
+    for m in model_names():
+        tables = {**model_tables(m), "exact_check": table_path(m, "exact_check")}
+        plots = {**model_plots(m), "exact_check": plot_path(m, "exact_check")}
+        if sbc_on():
+            tables.update({n: table_path(m, n) for n in SBC_TABLES})
+            plots.update({n: plot_path(m, n) for n in SBC_FIGURES})
+        inputs.update({f"table_{m}__{n}": p for n, p in tables.items()})
+        inputs.update({f"plot_{m}__{n}": p for n, p in plots.items()})
+    return inputs
+
+
+def _by_model(input, prefix):
+    out = {}
+    for key, path in input.items():
+        if key.startswith(prefix):
+            model, _, name = key.removeprefix(prefix).partition("__")
+            out.setdefault(model, {})[name] = path
+    return out
 
 
 def report_tables(wildcards, input):
-    """The report's tables by name, from the rule's inputs."""
-    return {
-        k.removeprefix("table_"): v for k, v in input.items() if k.startswith("table_")
-    }
+    """The report's tables: ``{model: {name: path}}`` and the study-wide ones."""
+    shared = {k: input[k] for k in ("recovery", "summary", "sbc_recovery") if k in input.keys()}
+    return {"models": _by_model(input, "table_"), **shared}
 
 
 def report_images(wildcards, input):
-    """The report's figures by name, from the rule's inputs."""
-    return {
-        k.removeprefix("plot_"): v for k, v in input.items() if k.startswith("plot_")
-    }
+    """The report's figures: ``{model: {name: path}}``."""
+    return _by_model(input, "plot_")
 
 
 # ---------------------------------------------------------------------------
@@ -445,7 +540,7 @@ def one_blas_thread_per_run():
 
     Every job of such a run is a thread of this process declaring one thread, and
     BLAS pools are process-wide; OpenBLAS's idle threads would otherwise spin on the
-    cores the jobs need (``rlrecover.jobs.one_blas_thread``).
+    cores the jobs need (``rlrecover.run.jobs.one_blas_thread``).
     """
     if threaded_local_run():
         jobs.one_blas_thread()
@@ -505,7 +600,7 @@ def start_figure_workers():
     """Start the server of the figure workers now if the run will draw figures.
 
     The ``plots`` and ``sbc_plots`` jobs draw their figures in worker processes forked
-    by a server that has imported matplotlib (``rlrecover.jobs.draw_figures``).
+    by a server that has imported matplotlib (``rlrecover.run.jobs.draw_figures``).
     Started when the run starts, the server is ready when those jobs run, so its
     imports (about 1.3 s) are not on the run's critical path. Only in a local run
     whose jobs are threads of this process: elsewhere each of those jobs is a process
@@ -537,15 +632,17 @@ def start_model_warmup():
     """Compile the PyMC models in a process of their own while the first jobs run.
 
     Only in a local run whose jobs are threads of this process and that will sample
-    with nutpie. The compile (about 10 s of one core with empty caches) then runs on
-    one core while this process runs the simulations and maximum-likelihood fits on
-    the other, instead of holding both sampling slots waiting
-    (``rlrecover.jobs.warm_up_models``); the sampling jobs load the compiled models
-    from the caches. Until the first model is ready, the sampling jobs rank
-    ``WARMUP_PRIORITY_DROP`` lower in Snakemake's scheduler, so other ready jobs go
-    first (a priority orders ready jobs, it never holds one back). Once a warm-up
-    has compiled the models into the current caches, later runs start none and
-    change no priority: the sampling jobs load the models in under a second.
+    with nutpie. The compile (about 10 s of one core per model with empty caches) then
+    runs on one core while this process runs the simulations and maximum-likelihood
+    fits on the other, instead of holding both sampling slots waiting
+    (``rlrecover.run.jobs.warm_up_models``); the sampling jobs load the compiled
+    models from the caches. Until a model's PyMC models are ready, its sampling jobs
+    rank ``WARMUP_PRIORITY_DROP`` lower in Snakemake's scheduler, so other ready jobs
+    (those of models already compiled among them) go first (a priority orders ready
+    jobs, it never holds one back). The models are compiled in the order of
+    ``config.yaml``. Once a warm-up has compiled the models into the current caches,
+    later runs start none and change no priority: the sampling jobs load the models
+    in under a second.
     """
     if not (
         threaded_local_run()
@@ -557,34 +654,47 @@ def start_model_warmup():
     cores = getattr(cores, "value", cores)  # a Resource record in Snakemake 9
     if isinstance(cores, int) and cores < 2:
         return  # no idle core to compile on: the sampling jobs compile as before
-    dag = workflow.dag
     sampling = [
         job
-        for job in dag.needrun_jobs()
+        for job in workflow.dag.needrun_jobs()
         if job.rule.name in ("fit_bayes", "sbc_fit_bayes")
     ]
-    if not sampling:
+    models = [m for m in model_names() if any(j.wildcards.model == m for j in sampling)]
+    if not models:
         return
+    specs = {
+        m: jobs.model_specs(pymc_methods(), config_subset(BAYES_SECTIONS, 2, m))
+        for m in models
+    }
     priorities = scheduler_priorities()
     ranked = priorities is not None and all(job in priorities for job in sampling)
+    waiting = {m: set(specs[m]) for m in models}
     if ranked:
         for job in sampling:
             priorities[job] -= WARMUP_PRIORITY_DROP
 
-    def restore():
-        for job in sampling:
-            priorities[job] += WARMUP_PRIORITY_DROP
+    def restore(spec):
+        """``spec`` is in the caches: its model's jobs rank as before once all are."""
+        for m in models:
+            if spec in waiting[m]:
+                waiting[m].discard(spec)
+                if not waiting[m]:
+                    for job in sampling:
+                        if job.wildcards.model == m:
+                            priorities[job] += WARMUP_PRIORITY_DROP
 
-    kernels = [
-        name
-        for name, needed in (("exact", bool(exact_files())), ("ecdf_band", sbc_on()))
-        if needed
-    ]
+    kernels = [f"exact:{m}" for m in models if exact_files(m)]
+    if sbc_on():
+        kernels.append("ecdf_band")
     started = jobs.warm_up_models(
-        pymc_methods(), config, on_ready=restore if ranked else None, kernels=kernels
+        [spec for m in models for spec in specs[m]],
+        on_ready=restore if ranked else None,
+        kernels=kernels,
     )
     if ranked and not started:
-        restore()
+        for m in models:
+            for spec in list(waiting[m]):
+                restore(spec)
 
 
 def exact_checked_sbc_batches_first():

@@ -1,13 +1,13 @@
 rule exact:
-    """The exact posterior of a cell's first datasets, against each PyMC fit of them."""
+    """The reference posterior of a cell's first datasets, against each PyMC fit of them."""
     input:
         unpack(exact_inputs),
     output:
-        "results/exact/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
+        "results/exact/{model}/trials~{trials}/{cell}.tsv",
     log:
-        "results/logs/exact/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+        "results/logs/exact/{model}/trials~{trials}/{cell}.log",
     benchmark:
-        "results/benchmarks/exact/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+        "results/benchmarks/exact/{model}/trials~{trials}/{cell}.tsv"
     group:
         "cells"
     threads: 1
@@ -32,15 +32,15 @@ rule exact:
 
 
 rule sbc_exact:
-    """The exact posterior of the first SBC datasets, against each PyMC fit of them."""
+    """The reference posterior of a model's first SBC datasets, against each PyMC fit."""
     input:
         unpack(exact_inputs),
     output:
-        "results/exact/sbc/batch~{batch}.tsv",
+        "results/exact/{model}/sbc/batch~{batch}.tsv",
     log:
-        "results/logs/exact/sbc/batch~{batch}.log",
+        "results/logs/exact/{model}/sbc/batch~{batch}.log",
     benchmark:
-        "results/benchmarks/exact/sbc/batch~{batch}.tsv"
+        "results/benchmarks/exact/{model}/sbc/batch~{batch}.tsv"
     priority: SBC_PRIORITY
     group:
         "cells"

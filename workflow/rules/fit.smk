@@ -1,4 +1,4 @@
-# Fitting, in three kinds of job per grid cell (and per SBC batch):
+# Fitting, in three kinds of job per cell (a model's truth) and per SBC batch:
 # - fit_mle: maximum likelihood, with its Wald intervals;
 # - fit_bayes: posterior draws of every PyMC method, stored exactly in .npz files;
 # - summarize: estimates, intervals and diagnostics of those draws.
@@ -7,19 +7,19 @@
 # coverage levels recompute the MLE and the summaries but resample nothing.
 #
 # Threaded mode, the contract that makes a run fast:
-# - every job body is a ``run:`` block calling a function of ``rlrecover.jobs`` (a
+# - every job body is a ``run:`` block calling a function of ``rlrecover.run.jobs`` (a
 #   ``script:`` would start a new Python process per job);
 # - ``force-use-threads: true`` in ``profiles/default/config.yaml`` (read by Snakemake
 #   by itself) runs such jobs as threads of the Snakemake process, so PyMC is imported
 #   once per run;
-# - ``rlrecover.bayes`` keeps one compiled nutpie model per model specification for the
+# - ``rlrecover.inference.sampling`` keeps one compiled nutpie model per model specification for the
 #   life of the process, built under a lock because PyTensor's compiler is not
 #   thread-safe; ``pm.sample`` runs (``sampler.backend: pymc``) hold a second lock;
 # - nutpie samples outside Python's lock, so ``--cores N`` runs N sampling jobs of one
 #   thread each at once; a job starts each dataset's sampler before awaiting the
 #   previous one's, and diagnoses that one while the next samples, so its core keeps
 #   sampling while its thread waits for Python's lock
-#   (``rlrecover.bayes.sample_posteriors``). (Measured on the shipped study, 2 cores,
+#   (``rlrecover.inference.sampling.sample_posteriors``). (Measured on the shipped study, 2 cores,
 #   warm caches, before that overlap and the two points below: 203 s; one job at a
 #   time with ``threads: 2``, nutpie then sampling two chains in parallel, 253 s. A
 #   job passes its threads to nutpie, so ``--set-threads fit_bayes=2`` does that; the
@@ -32,18 +32,18 @@
 #   the server that forks the figure workers (``start_figure_workers``); and compiles
 #   the models in a process of their own while this one runs the simulations and MLE
 #   fits, the sampling jobs ranking lower until the first model is in the caches
-#   (``start_model_warmup``, ``rlrecover.warmup``);
+#   (``start_model_warmup``, ``rlrecover.run.warmup``);
 # - Python-bound work that runs after the last fit is kept short: the grid's
 #   simulations run first, then the grid's fits (the cells with most trials first,
 #   the shortest last) and the SBC's last, so the grid's tables and figures are made
 #   while the SBC batches sample; the figures are drawn by worker processes
-#   (``rlrecover.jobs.draw_figures``), not by threads holding Python's lock;
+#   (``rlrecover.run.jobs.draw_figures``), not by threads holding Python's lock;
 # - the ``onstart`` hook also gives the process's BLAS pools one thread for the whole
-#   run (``rlrecover.jobs.one_blas_thread``): OpenBLAS's idle threads spun on the
+#   run (``rlrecover.run.jobs.one_blas_thread``): OpenBLAS's idle threads spun on the
 #   cores after every small BLAS call of a job, 305 against 258-269 core-seconds of
 #   the process on the shipped study; where a job is a process of its own,
-#   ``rlrecover.jobs.single_thread_blas`` limits them while a sampling job runs;
-# - Ctrl-C stops the running fits within a second (``rlrecover.interrupt``) and every
+#   ``rlrecover.run.jobs.single_thread_blas`` limits them while a sampling job runs;
+# - Ctrl-C stops the running fits within a second (``rlrecover.run.interrupt``) and every
 #   finished dataset is checkpointed, so the plain rerun samples only what is missing.
 # Without the profile (``--workflow-profile none``, or on a cluster) every job is its
 # own process: same results, but each pays the imports and compilation.
@@ -52,13 +52,13 @@
 rule fit_mle:
     """Fit every replicate of one cell by maximum likelihood."""
     input:
-        data="results/data/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
+        data="results/data/{model}/trials~{trials}/{cell}.tsv",
     output:
-        "results/fits/mle/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
+        "results/fits/{model}/mle/trials~{trials}/{cell}.tsv",
     log:
-        "results/logs/fit_mle/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+        "results/logs/fit_mle/{model}/trials~{trials}/{cell}.log",
     benchmark:
-        "results/benchmarks/fit_mle/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+        "results/benchmarks/fit_mle/{model}/trials~{trials}/{cell}.tsv"
     group:
         "cells"
     threads: 1
@@ -76,13 +76,13 @@ rule fit_mle:
 rule sbc_fit_mle:
     """Fit one batch of SBC datasets by maximum likelihood."""
     input:
-        data="results/sbc/data/batch~{batch}.tsv",
+        data="results/sbc/data/{model}/batch~{batch}.tsv",
     output:
-        "results/sbc/fits/mle/batch~{batch}.tsv",
+        "results/sbc/fits/{model}/mle/batch~{batch}.tsv",
     log:
-        "results/logs/sbc_fit_mle/batch~{batch}.log",
+        "results/logs/sbc_fit_mle/{model}/batch~{batch}.log",
     benchmark:
-        "results/benchmarks/sbc_fit_mle/batch~{batch}.tsv"
+        "results/benchmarks/sbc_fit_mle/{model}/batch~{batch}.tsv"
     priority: SBC_PRIORITY
     group:
         "cells"
@@ -103,13 +103,13 @@ if pymc_methods():
     rule fit_bayes:
         """Sample the posterior of every replicate of one cell with each PyMC method."""
         input:
-            data="results/data/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
+            data="results/data/{model}/trials~{trials}/{cell}.tsv",
         output:
             draws_outputs(),
         log:
-            "results/logs/fit_bayes/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+            "results/logs/fit_bayes/{model}/trials~{trials}/{cell}.log",
         benchmark:
-            "results/benchmarks/fit_bayes/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+            "results/benchmarks/fit_bayes/{model}/trials~{trials}/{cell}.tsv"
         group:
             "cells"
         threads: 1
@@ -137,13 +137,13 @@ if pymc_methods():
     rule sbc_fit_bayes:
         """Sample the posterior of one batch of SBC datasets with each PyMC method."""
         input:
-            data="results/sbc/data/batch~{batch}.tsv",
+            data="results/sbc/data/{model}/batch~{batch}.tsv",
         output:
             sbc_draws_outputs(),
         log:
-            "results/logs/sbc_fit_bayes/batch~{batch}.log",
+            "results/logs/sbc_fit_bayes/{model}/batch~{batch}.log",
         benchmark:
-            "results/benchmarks/sbc_fit_bayes/batch~{batch}.tsv"
+            "results/benchmarks/sbc_fit_bayes/{model}/batch~{batch}.tsv"
         priority: SBC_PRIORITY
         group:
             "cells"
@@ -176,7 +176,7 @@ if pymc_methods():
         output:
             bayes_fit_outputs(),
         log:
-            "results/logs/summarize/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+            "results/logs/summarize/{model}/trials~{trials}/{cell}.log",
         group:
             "cells"
         threads: 1
@@ -200,7 +200,7 @@ if pymc_methods():
         output:
             sbc_bayes_fit_outputs(),
         log:
-            "results/logs/sbc_summarize/batch~{batch}.log",
+            "results/logs/sbc_summarize/{model}/batch~{batch}.log",
         priority: SBC_PRIORITY
         group:
             "cells"

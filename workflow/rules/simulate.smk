@@ -1,11 +1,11 @@
 rule simulate:
-    """Simulate every replicate of one grid cell at one number of trials."""
+    """Simulate every replicate of one cell (a model's truth) at one number of trials."""
     output:
-        "results/data/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv",
+        "results/data/{model}/trials~{trials}/{cell}.tsv",
     log:
-        "results/logs/simulate/trials~{trials}/alpha~{alpha}/beta~{beta}.log",
+        "results/logs/simulate/{model}/trials~{trials}/{cell}.log",
     benchmark:
-        "results/benchmarks/simulate/trials~{trials}/alpha~{alpha}/beta~{beta}.tsv"
+        "results/benchmarks/simulate/{model}/trials~{trials}/{cell}.tsv"
     priority: SIMULATE_PRIORITY
     group:
         "cells"
@@ -22,13 +22,13 @@ rule simulate:
 
 
 rule sbc_simulate:
-    """Simulate one batch of SBC datasets: truths drawn from the priors."""
+    """Simulate one batch of a model's SBC datasets: truths drawn from its priors."""
     output:
-        "results/sbc/data/batch~{batch}.tsv",
+        "results/sbc/data/{model}/batch~{batch}.tsv",
     log:
-        "results/logs/sbc_simulate/batch~{batch}.log",
+        "results/logs/sbc_simulate/{model}/batch~{batch}.log",
     benchmark:
-        "results/benchmarks/sbc_simulate/batch~{batch}.tsv"
+        "results/benchmarks/sbc_simulate/{model}/batch~{batch}.tsv"
     priority: SBC_PRIORITY
     group:
         "cells"

@@ -3,10 +3,10 @@
 ``pm.Bernoulli(p=RightProbsOp(...), observed=c)`` makes PyTensor compute a vector of
 probabilities, two logarithms per trial, a support check and, for the gradient, a
 Jacobian product. :func:`fuse_bernoulli_loglik` replaces the summed log-probability by
-:class:`rlrecover.ops.ChoiceLogLikOp`, the same function computed in one pass.
+:class:`rlrecover.inference.ops.ChoiceLogLikOp`, the same function computed in one pass.
 
 It is registered in PyTensor's ``stabilize`` pass on import of this module (which
-:mod:`rlrecover.bayes` does). nutpie applies that pass to the log-density before
+:mod:`rlrecover.inference.sampling` does). nutpie applies that pass to the log-density before
 differentiating it, so its gradient graph is fused too; ``pm.sample`` differentiates
 first, so there only the log-density value is fused. The match depends on the form
 of PyMC's Bernoulli log-probability: if a PyMC release changes it, the rewrite stops
@@ -23,7 +23,7 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Sum
 from pytensor.tensor.rewriting.basic import register_stabilize
 
-from rlrecover.ops import ChoiceLogLikOp, RightProbsOp
+from rlrecover.inference.ops import ChoiceLogLikOp, RightProbsOp
 
 __all__ = ["fuse_bernoulli_loglik", "uncast"]
 

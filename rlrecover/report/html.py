@@ -70,7 +70,7 @@ _TRUE_HEADERS = {"alpha_true": "true alpha", "beta_true": "true beta"}
 
 # Built at import, so a package installed without its templates fails at once.
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("rlrecover", "templates"),
+    loader=jinja2.PackageLoader("rlrecover.report", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

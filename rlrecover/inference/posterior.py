@@ -13,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rlrecover.summary import PAIR_CORR, interval_columns
+from numpy.typing import ArrayLike
+
+from rlrecover.summary import corr_column, interval_columns
 
 __all__ = [
     "PosteriorFit",
     "load_fits",
+    "mcse_mean",
     "posterior_diagnostics",
     "posterior_summary",
     "save_fits",
@@ -35,13 +38,13 @@ class PosteriorFit:
     draws : dict of str to numpy.ndarray
         ``{param: (chains, draws)}`` for each model parameter; empty when failed.
     rhat_max, ess_bulk_min, ess_tail_min : float
-        Worst R-hat and smallest bulk and tail ESS over both parameters.
+        Worst R-hat and smallest bulk and tail ESS over the parameters.
     divergences : int
         Divergent transitions after tuning.
     seconds : float
         Its share of the wall time of the call that fitted it: the time from the
         previous fit's hand-over (or from its own start, for the first) to the end of
-        its diagnostics (two datasets sample at once, see
+        its diagnostics (several datasets sample at once, see
         :func:`rlrecover.bayes.sample_posteriors`).
     compile_seconds : float
         Time spent building and compiling the model before this dataset (only the
@@ -115,11 +118,9 @@ def posterior_summary(
     dict
         ``{p}_est`` (posterior mean), ``{p}_median``, ``{p}_sd``, ``{p}_cdf_true`` (share
         of draws <= truth), ``{p}_mcse`` (Monte Carlo standard error of the mean,
-        ``arviz.mcse``), the interval bounds of each level and, for two parameters,
-        ``ab_corr`` (correlation of their draws).
+        ``arviz.mcse``), the interval bounds of each level and, for every pair of
+        parameters, ``corr_{p}_{q}`` (correlation of their draws).
     """
-    from rlrecover.exact import mcse_mean
-
     out: dict[str, float] = {}
     flat = {}
     for p, x in draws.items():
@@ -136,10 +137,35 @@ def posterior_summary(
             q = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
             out[lo] = float(q[0])
             out[hi] = float(q[1])
-    if len(flat) == 2:
-        a, b = flat.values()
-        out[PAIR_CORR] = _pearson(a, b)
+    names = list(flat)
+    for i, p in enumerate(names):
+        for q in names[i + 1 :]:
+            out[corr_column(p, q)] = _pearson(flat[p], flat[q])
     return out
+
+
+def mcse_mean(draws: ArrayLike) -> float:
+    """Monte Carlo standard error of the mean of posterior draws (ArviZ).
+
+    Parameters
+    ----------
+    draws : array_like, shape (chains, draws)
+        Draws of one parameter. The chains must be kept apart (ArviZ splits them
+        and estimates the autocorrelation within each), so a flattened 1-d array is
+        refused.
+
+    Returns
+    -------
+    float
+        ``arviz.mcse(draws, method="mean")``: the sd of the draws over the square root
+        of the effective sample size of their mean.
+    """
+    import arviz as az
+
+    x = np.asarray(draws, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"draws must have shape (chains, draws), got shape {x.shape}")
+    return float(np.asarray(az.mcse(x, method="mean")).item())
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,10 +1,10 @@
-"""Posterior sampling of many datasets with one compiled PyMC model, and its summaries.
+"""Posterior sampling of many datasets with one compiled PyMC model.
 
-The models (:func:`rlrecover.qlearning.build_model`) take their data from ``pm.Data``
-containers, so one compiled model serves every dataset of a job: nutpie swaps the data
-with ``with_data`` and ``pm.sample`` with ``pm.set_data``. Importing this module
-registers the rewrite of :mod:`rlrecover.rewrites` that fuses the Bernoulli model's
-likelihood.
+The models (:func:`rlrecover.inference.pymc_models.build_model`) take their data from
+``pm.Data`` containers, so one compiled model serves every dataset of a job: nutpie
+swaps the data with ``with_data`` and ``pm.sample`` with ``pm.set_data``. Importing
+this module registers the rewrite of :mod:`rlrecover.inference.rewrites` that fuses the
+Bernoulli model's likelihood.
 """
 
 from __future__ import annotations
@@ -13,25 +13,62 @@ import collections
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
-import rlrecover.rewrites  # noqa: F401  (registers the fused Bernoulli likelihood)
-from rlrecover import qlearning, warmup
+import rlrecover.inference.rewrites  # noqa: F401  (registers the fused Bernoulli likelihood)
+from rlrecover.cancel import CANCEL, Cancelled, active_fit, check_cancel
 from rlrecover.config import SamplerSettings
-from rlrecover.interrupt import CANCEL, Cancelled, active_fit, check_cancel
+from rlrecover.inference.posterior import PosteriorFit, posterior_diagnostics
+from rlrecover.inference.pymc_models import build_model
+from rlrecover.models import get as get_model
+from rlrecover.models.base import Model, Priors, check_data
 from rlrecover.numba_cache import import_with_numba_cache
-from rlrecover.posterior import PosteriorFit, posterior_diagnostics, posterior_summary
-from rlrecover.qlearning import Priors
 
 # ArviZ (imported by PyMC) compiles numba functions in every process that uses them;
 # imported this way, numba caches them on disk (rlrecover.numba_cache).
 pm = import_with_numba_cache("pymc")
 
 
-# The draws' record and summaries live in rlrecover.posterior (no PyMC import needed to
-# read them); they are re-exported here, where the draws are made.
-__all__ = ["PosteriorFit", "posterior_diagnostics", "posterior_summary", "sample_posteriors"]
+__all__ = ["IN_FLIGHT", "ModelSpec", "sample_posteriors"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a compiled PyMC model depends on (not the data, nor the sampler settings).
+
+    Attributes
+    ----------
+    model : str
+        The learning model's name.
+    kind : {"potential", "bernoulli"}
+        Which of the notebook's two models.
+    priors : Priors
+        The parameters' priors.
+    consts : tuple of float
+        The model's constants (``(q_init,)`` for ``rw``).
+    likelihood : {"op", "scan"}
+        The likelihood's implementation.
+    """
+
+    model: str
+    kind: str
+    priors: Priors
+    consts: tuple[float, ...] = ()
+    likelihood: str = "op"
+
+    def build(self, actions: np.ndarray, rewards: np.ndarray):
+        """The PyMC model of this specification with initial data."""
+        return build_model(
+            get_model(self.model),
+            self.kind,
+            actions,
+            rewards,
+            self.priors,
+            self.consts,
+            self.likelihood,
+        )
 
 
 class _Finished:
@@ -61,8 +98,9 @@ class _Finished:
 class _NutpieFit:
     """A nutpie fit sampling in the background (outside Python's lock)."""
 
-    def __init__(self, sampler) -> None:
+    def __init__(self, sampler, params: tuple[str, ...]) -> None:
         self._sampler = sampler
+        self._params = params
         self._raw = None
         self._error: Exception | None = None
 
@@ -96,7 +134,7 @@ class _NutpieFit:
             p: np.stack(
                 [np.asarray(b.column(p))[k] for b, k in zip(draw_batches, kept, strict=True)]
             )
-            for p in qlearning.PARAMS
+            for p in self._params
         }
         div = sum(
             int(np.asarray(st.column("diverging"))[k].sum())
@@ -117,11 +155,14 @@ Starter = Callable[[np.ndarray, np.ndarray, int, int], "_Finished | _NutpieFit"]
 
 
 def _nutpie_sampler(
-    model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
+    model: pm.Model,
+    params: tuple[str, ...],
+    settings: SamplerSettings,
+    log: Callable[[str], None] | None,
 ) -> Starter:
     import nutpie
 
-    from rlrecover.nutpie_compile import compile_model
+    from rlrecover.inference.nutpie_compile import compile_model
 
     compiled = compile_model(model, log=log)
 
@@ -143,13 +184,16 @@ def _nutpie_sampler(
             return_raw_trace=True,
             blocking=False,
         )
-        return _NutpieFit(sampler)
+        return _NutpieFit(sampler, params)
 
     return start
 
 
 def _pymc_sampler(
-    model: pm.Model, settings: SamplerSettings, log: Callable[[str], None] | None
+    model: pm.Model,
+    params: tuple[str, ...],
+    settings: SamplerSettings,
+    log: Callable[[str], None] | None,
 ) -> Starter:
     def run(actions, rewards, seed, cores=1):
         # pm.sample compiles its functions on every call, and PyTensor's compilation is
@@ -168,7 +212,7 @@ def _pymc_sampler(
                 return_inferencedata=True,
             )
         post = trace.posterior
-        draws = {p: post[p].to_numpy() for p in qlearning.PARAMS}
+        draws = {p: post[p].to_numpy() for p in params}
         div = int(trace.sample_stats["diverging"].to_numpy().sum())
         return _Finished(draws, div)
 
@@ -177,7 +221,7 @@ def _pymc_sampler(
 
 # Compiled nutpie models are immutable (``with_data`` returns a copy), so one per
 # model specification serves every later call in the process, from any thread.
-_NUTPIE_RUNNERS: dict[tuple, Callable] = {}
+_NUTPIE_RUNNERS: dict[tuple[ModelSpec, SamplerSettings], Callable] = {}
 # Seconds between checks for Ctrl-C while nutpie samples.
 _WAIT_SLICE = 0.5
 #: Datasets of one :func:`sample_posteriors` call sampling at once: the one being
@@ -187,67 +231,76 @@ _COMPILE_LOCK = threading.Lock()
 _PYMC_LOCK = threading.Lock()
 
 
-def _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log):
+def _runner(spec, actions, rewards, settings, log, before_compile):
     make = {"nutpie": _nutpie_sampler, "pymc": _pymc_sampler}.get(settings.backend)
     if make is None:
         raise ValueError(f"sampler backend must be 'nutpie' or 'pymc', got {settings.backend!r}")
+    params = get_model(spec.model).param_names
     if settings.backend == "pymc":
         # pm.set_data mutates the model: a fresh one per call.
         with _PYMC_LOCK:
-            model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)
-        return make(model, settings, log)
+            model = spec.build(actions, rewards)
+        return make(model, params, settings, log)
     # The compiled model takes data of any length (the shapes are symbolic), so one
     # model per specification serves every number of trials.
-    key = (kind, settings, priors, float(q_init), likelihood)
-    if key not in _NUTPIE_RUNNERS:
-        # A warm-up process may be compiling this model into the caches right now
-        # (rlrecover.warmup): load it from there when it is done, not compile it twice.
-        warmup.wait_for(warmup.ModelSpec(kind, priors, float(q_init), likelihood))
+    key = (spec, settings)
+    if key not in _NUTPIE_RUNNERS and before_compile is not None:
+        # e.g. wait until a warm-up process has put this model in the caches
+        # (rlrecover.run.warmup), to load it from there instead of compiling it twice
+        before_compile(spec)
     with _COMPILE_LOCK:  # PyTensor's compilation is not thread-safe
         if key not in _NUTPIE_RUNNERS:
-            model = qlearning.build_model(kind, actions, rewards, priors, q_init, likelihood)
-            _NUTPIE_RUNNERS[key] = make(model, settings, log)
+            model = spec.build(actions, rewards)
+            _NUTPIE_RUNNERS[key] = make(model, params, settings, log)
         return _NUTPIE_RUNNERS[key]
 
 
 def sample_posteriors(
+    model: Model,
     kind: str,
     datasets: Iterable[tuple[object, np.ndarray, np.ndarray, int]],
     settings: SamplerSettings,
     priors: Priors,
-    q_init: float = 0.5,
+    consts: tuple[float, ...] | None = None,
     likelihood: str = "op",
     log: Callable[[str], None] | None = None,
     cores: int = 1,
+    before_compile: Callable[[ModelSpec], object] | None = None,
 ) -> Iterator[PosteriorFit]:
-    """Sample the posterior of one model for many datasets, compiling it once.
+    """Sample the posterior of one PyMC model for many datasets, compiling it once.
 
     Parameters
     ----------
+    model : Model
+        The learning model.
     kind : {"potential", "bernoulli"}
         Which of the notebook's models.
     datasets : iterable of (key, actions, rewards, seed)
-        All datasets must have the same number of trials (one compiled model).
+        All datasets must have the same number of trials.
     settings : SamplerSettings
         Backend (``"nutpie"`` or ``"pymc"``), chains, tune, draws, target_accept.
     priors : Priors
-        Prior parameters.
-    q_init : float
-        Initial Q value.
+        The parameters' priors.
+    consts : tuple of float, optional
+        The model's constants (default: their defaults).
     likelihood : {"op", "scan"}
-        Likelihood implementation (see :func:`rlrecover.qlearning.build_model`).
+        Likelihood implementation (see
+        :func:`rlrecover.inference.pymc_models.build_model`).
     log : callable, optional
         Receives a warning line if the fast nutpie compile fails and the stock one is
-        used instead (see :func:`rlrecover.nutpie_compile.compile_model`).
+        used instead (see :func:`rlrecover.inference.nutpie_compile.compile_model`).
     cores : int, default 1
         Threads nutpie runs the chains of one fit on (``min(cores, chains)`` at once).
         Each chain has its own random stream, so the draws do not depend on it.
+    before_compile : callable, optional
+        Called with the :class:`ModelSpec` before a model that this process has not
+        compiled yet is built (the workflow waits there for its warm-up process).
 
     Notes
     -----
     With the nutpie backend the compiled model is kept for the life of the process
-    and reused by later calls with the same kind, settings and priors, whatever their
-    number of trials (thread-safe), so a process that fits many cells compiles each
+    and reused by later calls with the same specification and settings, whatever
+    their number of trials (thread-safe), so a process that fits many cells compiles each
     model once.
 
     Each dataset starts sampling as soon as the previous one's has started, before
@@ -270,6 +323,8 @@ def sample_posteriors(
         When the run is asked to stop (Ctrl-C), between datasets or while sampling
         (nutpie stops within half a second).
     """
+    consts = model.default_consts if consts is None else tuple(float(c) for c in consts)
+    spec = ModelSpec(model.name, kind, priors, consts, likelihood)
     runner = None
     n_trials = None
     # Datasets start sampling (outside Python's lock) before the earlier ones' results
@@ -289,12 +344,12 @@ def sample_posteriors(
             compile_seconds = 0.0
             if runner is None:
                 t0 = time.perf_counter()
-                runner = _runner(kind, actions, rewards, settings, priors, q_init, likelihood, log)
+                runner = _runner(spec, actions, rewards, settings, log, before_compile)
                 n_trials = actions.shape[0]
                 compile_seconds = time.perf_counter() - t0
             start = time.perf_counter()
             try:
-                qlearning.check_data(actions, rewards)
+                check_data(actions, rewards)
                 if actions.shape[0] != n_trials:
                     raise ValueError(
                         f"all datasets of one call need the same n_trials: {n_trials} "

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rlrecover.posterior import PosteriorFit, load_fits, save_fits
+from rlrecover.inference.posterior import PosteriorFit, load_fits, save_fits
 
 __all__ = ["Checkpoints"]
 

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rlrecover.interrupt import Cancelled, check_cancel
-from rlrecover.summary import read_recovery, summary_columns
+from rlrecover.cancel import Cancelled, check_cancel
+from rlrecover.summary import params_of, read_recovery, summary_columns
 
 __all__ = [
     "EXACT_COLUMNS",
@@ -152,21 +152,21 @@ def simulate_job(
     output : path-like
         The cell's data table (``results/data/...tsv``).
     sim_config : mapping
-        The validated config sections a simulation depends on (``seed``, ``task``,
-        ``replicates``).
+        The validated config sections a simulation depends on (``seed``, ``model``,
+        ``task``, ``replicates``).
     truth : mapping of str to float
         True value of each parameter (the cell).
     log_path : path-like
         The job's log.
     """
-    from rlrecover.config import TaskSettings
+    from rlrecover.config import Settings
     from rlrecover.data import simulate_cell
 
+    settings = Settings.from_config(sim_config)
     with job_log(log_path) as log:
         replicates = int(sim_config["replicates"])
-        log(f"simulating {replicates} datasets of {dict(truth)}")
-        task = TaskSettings.from_config(sim_config["task"])
-        data = simulate_cell(int(sim_config["seed"]), truth, replicates, task)
+        log(f"simulating {replicates} datasets of {settings.model.name} at {dict(truth)}")
+        data = simulate_cell(settings.model, settings.seed, truth, replicates, settings.task)
         _write_atomically(data, output)
         log(f"wrote {len(data)} rows to {output}")
 
@@ -197,33 +197,37 @@ def _unit_specs(settings, unit: Mapping[str, Any]):
     from rlrecover.fitting import DatasetSpec
     from rlrecover.summary import cell_label
 
+    model = settings.model
     if "sbc" in unit:
         start, stop = (int(i) for i in unit["sbc"])
 
         def sbc_spec(rep: int) -> DatasetSpec:
-            truth = sbc_truth(settings.seed, rep, settings.priors)
+            truth = sbc_truth(model, settings.seed, rep, settings.priors)
             return DatasetSpec(truth, "sbc", ("sbc", int(rep)))
 
-        return sbc_spec, f"SBC datasets {start}..{stop - 1}", range(start, stop)
-    truth = {p: float(v) for p, v in unit["truth"].items()}
+        return sbc_spec, f"{model.name} SBC datasets {start}..{stop - 1}", range(start, stop)
+    truth = {p: float(unit["truth"][p]) for p in model.param_names}
     cell = cell_label(truth)
 
     def cell_spec(rep: int) -> DatasetSpec:
         return DatasetSpec(truth, cell, (*truth.values(), int(rep)))
 
-    what = ", ".join(f"{p}={v}" for p, v in truth.items())
+    what = f"{model.name} at " + ", ".join(f"{p}={v}" for p, v in truth.items())
     return cell_spec, what, range(int(unit["replicates"]))
 
 
-def _checked_data(data_path: PathLike, replicates: range, n_trials: int) -> pd.DataFrame:
-    """The data table, checked against the config: its replicates, trials and values.
+def _checked_data(data_path: PathLike, settings, spec_of, replicates: range) -> pd.DataFrame:
+    """The data table, checked against the config: its model, replicates, trials, truths.
 
     A damaged file fails the job with the file, replicate and problem named.
     """
     from rlrecover.data import check_datasets
 
     data = pd.read_csv(data_path, sep="\t")
-    check_datasets(data, replicates, n_trials, str(data_path))
+    truths = {rep: spec_of(rep).truth for rep in replicates}
+    check_datasets(
+        data, settings.model, replicates, settings.task.n_trials, str(data_path), truths
+    )
     return data
 
 
@@ -250,9 +254,10 @@ def fit_mle_job(
     output : path-like
         The result table (``results/fits/mle/...tsv``).
     fit_config : mapping
-        The validated config sections the fit depends on: ``seed``, ``task`` with this
-        job's number of trials, ``mle``, ``coverage_levels`` (the Wald intervals), and
-        ``priors`` for SBC (to draw the truths again). Nothing of the sampler.
+        The validated config sections the fit depends on: ``seed``, ``model``, ``task``
+        with this job's number of trials, ``mle``, ``coverage_levels`` (the Wald
+        intervals), and the model's ``priors`` for SBC (to draw the truths again).
+        Nothing of the sampler.
     unit : mapping
         ``{"truth": {param: value}, "replicates": R}`` for a cell, or
         ``{"sbc": (start, stop)}`` for an SBC batch.
@@ -265,10 +270,11 @@ def fit_mle_job(
     settings = Settings.from_config(fit_config)
     spec_of, what, replicates = _unit_specs(settings, unit)
     with job_log(log_path) as log:
-        data = _checked_data(data_path, replicates, settings.task.n_trials)
+        data = _checked_data(data_path, settings, spec_of, replicates)
         log(f"fitting {len(replicates)} datasets of {what} with mle")
         table = fit_datasets("mle", data, spec_of, settings, log)
-        _write_table(table, output, summary_columns(settings.coverage_levels), log)
+        columns = summary_columns(settings.model.param_names, settings.coverage_levels)
+        _write_table(table, output, columns, log)
 
 
 def fit_bayes_job(
@@ -300,9 +306,9 @@ def fit_bayes_job(
     methods : sequence of str
         PyMC methods (``pymc_potential``, ``pymc_bernoulli``).
     fit_config : mapping
-        The validated config sections the draws depend on: ``seed``, ``task`` with
-        this job's number of trials, ``priors``, ``sampler``. Nothing of the MLE or
-        of the coverage levels.
+        The validated config sections the draws depend on: ``seed``, ``model``,
+        ``task`` with this job's number of trials, the model's ``priors``, ``sampler``.
+        Nothing of the MLE or of the coverage levels.
     unit : mapping
         As :func:`fit_mle_job`.
     checkpoint_dir : path-like
@@ -312,10 +318,11 @@ def fit_bayes_job(
     log_path : path-like
         The job's log.
     """
-    from rlrecover.checkpoint import Checkpoints
     from rlrecover.config import Settings
     from rlrecover.fitting import sample_datasets
-    from rlrecover.posterior import save_fits
+    from rlrecover.inference.posterior import save_fits
+    from rlrecover.run import warmup
+    from rlrecover.run.checkpoint import Checkpoints
 
     settings = Settings.from_config(fit_config)
     spec_of, what, replicates = _unit_specs(settings, unit)
@@ -323,12 +330,19 @@ def fit_bayes_job(
     # replicate; the number of replicates changes nothing of an existing dataset's fit.
     context = {**fit_config, "unit": {k: v for k, v in unit.items() if k != "replicates"}}
     with job_log(log_path) as log, single_thread_blas():
-        data = _checked_data(data_path, replicates, settings.task.n_trials)
+        data = _checked_data(data_path, settings, spec_of, replicates)
         stores = [Checkpoints(checkpoint_dir, m, context) for m in methods]
         for method, path, store in zip(methods, outputs, stores, strict=True):
             log(f"sampling {len(replicates)} datasets of {what} with {method}")
             fits = sample_datasets(
-                method, data, spec_of, settings, log, cores=int(threads), checkpoints=store
+                method,
+                data,
+                spec_of,
+                settings,
+                log,
+                cores=int(threads),
+                checkpoints=store,
+                before_compile=warmup.wait_for,
             )
             save_fits(path, fits)
             log(f"wrote the draws of {len(fits)} datasets to {path}")
@@ -358,8 +372,8 @@ def summarize_job(
     methods : sequence of str
         The PyMC methods, in the order of the paths.
     summary_config : mapping
-        ``seed``, ``task`` (this job's number of trials), ``coverage_levels``, and
-        ``priors`` for SBC (the truths).
+        ``seed``, ``model``, ``task`` (this job's number of trials),
+        ``coverage_levels``, and the model's ``priors`` for SBC (the truths).
     unit : mapping
         As :func:`fit_mle_job`.
     log_path : path-like
@@ -367,7 +381,7 @@ def summarize_job(
     """
     from rlrecover.config import Settings
     from rlrecover.fitting import summarize_posteriors
-    from rlrecover.posterior import load_fits
+    from rlrecover.inference.posterior import load_fits
 
     settings = Settings.from_config(summary_config)
     spec_of, what, replicates = _unit_specs(settings, unit)
@@ -381,11 +395,13 @@ def summarize_job(
                     f"{source} holds datasets {keys}, the config asks for {list(replicates)}"
                 )
             log(f"summarizing {len(fits)} {method} fits of {what}")
-            table = summarize_posteriors(method, fits, spec_of, settings.task.n_trials, levels)
+            table = summarize_posteriors(
+                settings, method, fits, spec_of, settings.task.n_trials, levels
+            )
             for row in table.itertuples():
                 line = f"{method} {row.cell} replicate {row.replicate}: {row.seconds:.3f} s, "
                 log(line + str(row.status) + (f" ({row.error})" if row.error else ""))
-            _write_table(table, path, summary_columns(levels), log)
+            _write_table(table, path, summary_columns(settings.model.param_names, levels), log)
 
 
 def sbc_simulate_job(
@@ -398,41 +414,42 @@ def sbc_simulate_job(
     output : path-like
         The batch's data table (``results/sbc/data/batch~K.tsv``).
     sbc_config : mapping
-        The validated ``seed``, ``task`` (with the SBC number of trials) and ``priors``.
+        The validated ``seed``, ``model``, ``task`` (with the SBC number of trials) and
+        the model's ``priors``.
     indices : sequence of int
         ``(start, stop)``: the batch's SBC indices are ``range(start, stop)``.
     log_path : path-like
         The job's log.
     """
-    from rlrecover.config import TaskSettings
+    from rlrecover.config import Settings
     from rlrecover.data import simulate_sbc
-    from rlrecover.qlearning import Priors
 
+    settings = Settings.from_config(sbc_config)
     start, stop = (int(i) for i in indices)
     with job_log(log_path) as log:
-        log(f"simulating SBC datasets {start}..{stop - 1}")
+        log(f"simulating {settings.model.name} SBC datasets {start}..{stop - 1}")
         data = simulate_sbc(
-            int(sbc_config["seed"]),
-            range(start, stop),
-            TaskSettings.from_config(sbc_config["task"]),
-            Priors.from_config(sbc_config["priors"]),
+            settings.model, settings.seed, range(start, stop), settings.task, settings.priors
         )
         _write_atomically(data, output)
         log(f"wrote {len(data)} rows to {output}")
 
 
 def aggregate_job(inputs: Sequence[PathLike], output: PathLike, log_path: PathLike) -> None:
-    """Stack the fit tables of every method and cell into the recovery table.
+    """Stack the fit tables of every model, method and cell into the recovery table.
 
     The tables are stacked as text, so every value is copied exactly (no float
-    re-formatting), and checked first: each must have the first one's header and,
-    on every row, as many fields as it has columns.
+    re-formatting). A fit table has the columns of its model's parameters
+    (:func:`rlrecover.summary.summary_columns`); the stack has those of the union of
+    the models' parameters (:func:`rlrecover.summary.union_params`), a row's fields of
+    another model's parameters left empty. Each table is checked first: its header
+    must be that of a fit table at the first table's coverage levels and, on every
+    row, it must have as many fields as columns.
 
     Parameters
     ----------
     inputs : sequence of path-like
-        Fit tables (tab-separated, as written by the fit jobs), all with the same
-        columns.
+        Fit tables (tab-separated, as written by the fit jobs).
     output : path-like
         ``results/recovery.tsv``.
     log_path : path-like
@@ -441,109 +458,145 @@ def aggregate_job(inputs: Sequence[PathLike], output: PathLike, log_path: PathLi
     Raises
     ------
     ValueError
-        Naming the table whose columns differ from the first one's, or the table and
+        Naming the table whose columns are not those of a fit table, or the table and
         number of a row with the wrong number of fields.
     """
+    from rlrecover.summary import levels_of, union_params
+
+    sep = "\t"
     with job_log(log_path) as log:
-        sep = "\t"
-        header = None
-        columns: list[str] = []
-        bodies = []
-        n_rows = 0
+        tables = []
+        levels = None
         for path in inputs:
             text = Path(path).read_text()
             first, _, body = text.partition("\n")
-            if header is None:
-                header, columns = first, first.split(sep)
-            elif first != header:
-                raise ValueError(f"{path} has columns {first.split(sep)}, expected {columns}")
+            columns = first.split(sep)
+            if levels is None:
+                levels = levels_of(columns)
+            expected = summary_columns(params_of(columns), levels)
+            if columns != expected:
+                raise ValueError(f"{path} has columns {columns}, expected {expected}")
             # csv parses quoted fields (with tabs or line breaks) as pandas wrote them
-            for k, row in enumerate(csv.reader(io.StringIO(body), delimiter=sep), 1):
+            rows = list(csv.reader(io.StringIO(body), delimiter=sep))
+            for k, row in enumerate(rows, 1):
                 if len(row) != len(columns):
                     raise ValueError(
                         f"{path}, row {k}: {len(row)} fields, expected {len(columns)}"
                     )
-                n_rows += 1
-            if body and not body.endswith("\n"):
-                body += "\n"
-            bodies.append(body)
-        if header is None:
+            tables.append((columns, body, rows))
+        if levels is None:
             raise ValueError("no fit tables to stack")
-        Path(output).write_text(header + "\n" + "".join(bodies))
-        log(f"wrote {n_rows} rows from {len(bodies)} tables to {output}")
+        header = summary_columns(union_params([params_of(c) for c, _, _ in tables]), levels)
+        out = io.StringIO()
+        out.write(sep.join(header) + "\n")
+        writer = csv.writer(out, delimiter=sep, lineterminator="\n")
+        n_rows = 0
+        for columns, body, rows in tables:
+            n_rows += len(rows)
+            if columns == header:  # the common case of one model: copied as it is
+                out.write(body if not body or body.endswith("\n") else body + "\n")
+                continue
+            where = [columns.index(c) if c in columns else None for c in header]
+            for row in rows:
+                writer.writerow(["" if i is None else row[i] for i in where])
+        Path(output).write_text(out.getvalue())
+        log(f"wrote {n_rows} rows from {len(tables)} tables to {output}")
+
+
+def model_recovery(path: PathLike, model) -> pd.DataFrame:
+    """The rows of one model in a recovery table, with exactly that model's columns.
+
+    Parameters
+    ----------
+    path : path-like
+        ``results/recovery.tsv`` or ``results/sbc/recovery.tsv``.
+    model : Model
+        The model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :func:`rlrecover.summary.summary_columns` of the model's parameters.
+    """
+    from rlrecover.summary import levels_of
+
+    recovery = read_recovery(path)
+    columns = summary_columns(model.param_names, levels_of(recovery.columns))
+    rows = recovery[recovery["model"].astype(str) == model.name]
+    return rows[columns].reset_index(drop=True)
+
+
+def _write_tables(tables: Mapping[str, pd.DataFrame], outputs, log) -> None:
+    for name, table in tables.items():
+        table.to_csv(outputs[name], sep="\t", index=False)
+        log(f"wrote {len(table)} rows to {outputs[name]}")
 
 
 def tables_job(
     recovery_path: PathLike,
     outputs: Mapping[str, PathLike],
+    model_name: str,
+    design_kind: str,
     levels: Sequence[float],
     design: Mapping[str, Any],
     log_path: PathLike,
 ) -> None:
-    """Every table of a recovery study, from its recovery table.
+    """Every table of one model's recovery study, from the recovery table.
 
     Parameters
     ----------
     recovery_path : path-like
         ``results/recovery.tsv``.
     outputs : mapping of str to path-like
-        Paths of ``recovery_metrics``, ``coverage``, ``coverage_curve``,
-        ``diagnostics``, ``runtime``, ``grid_map``, ``tradeoff``, ``design`` and
-        ``design_cells``.
+        The path of each table of :func:`rlrecover.report.layout.table_names`.
+    model_name : str
+        The model.
+    design_kind : {"grid", "sobol", "prior"}
+        How its truths are given (:func:`rlrecover.truths.design_kind`).
     levels : sequence of float
         Coverage levels of the interval columns.
     design : mapping
-        The validated ``design`` section (``min_correlation``, ``rmse_target``).
+        ``min_correlation`` (the config's ``design``) and ``rmse_target`` (the model's).
     log_path : path-like
         The job's log.
     """
-    from rlrecover import analysis, sbc
+    from rlrecover import models
+    from rlrecover.analysis import coverage, design as design_tables, metrics, sbc, tradeoff
+    from rlrecover.report.layout import table_names
 
+    model = models.get(model_name)
     with job_log(log_path) as log:
-        recovery = read_recovery(recovery_path)
-        log(f"read {len(recovery)} fits")
-        targets = rmse_targets(design)
-        tables = {
-            "recovery_metrics": analysis.recovery_metrics(recovery),
-            "coverage": analysis.coverage_table(recovery, [float(x) for x in levels]),
-            "coverage_curve": sbc.coverage_curve(recovery),
-            "diagnostics": analysis.diagnostics(recovery),
-            "runtime": analysis.runtime_table(recovery),
-            "grid_map": analysis.grid_map_table(recovery),
-            "tradeoff": analysis.tradeoff_table(recovery),
-            "design": analysis.design_table(
-                recovery, rmse_targets=targets, min_corr=float(design["min_correlation"])
+        recovery = model_recovery(recovery_path, model)
+        log(f"read {len(recovery)} fits of {model.name}")
+        targets = design_tables.rmse_targets(model, design["rmse_target"])
+        makers = {
+            "recovery_metrics": lambda: metrics.recovery_metrics(recovery, model),
+            "coverage": lambda: coverage.coverage_table(
+                recovery, model, [float(x) for x in levels]
             ),
-            "design_cells": analysis.design_cells_table(recovery, rmse_targets=targets),
+            "coverage_curve": lambda: sbc.coverage_curve(recovery, model),
+            "diagnostics": lambda: metrics.diagnostics(recovery, model),
+            "runtime": lambda: metrics.runtime_table(recovery),
+            "grid_map": lambda: metrics.grid_map_table(recovery, model),
+            "design": lambda: design_tables.design_table(
+                recovery, model, targets, float(design["min_correlation"])
+            ),
+            "design_cells": lambda: design_tables.design_cells_table(recovery, model, targets),
+            "tradeoff": lambda: tradeoff.tradeoff_table(recovery, model),
+            "correlations": lambda: tradeoff.correlation_table(recovery, model),
+            "error_dependence": lambda: tradeoff.error_dependence_table(recovery, model),
         }
-        for name, table in tables.items():
-            table.to_csv(outputs[name], sep="\t", index=False)
-            log(f"wrote {len(table)} rows to {outputs[name]}")
-
-
-def rmse_targets(design: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
-    """The config's RMSE targets with their kind: ``{"alpha": ("absolute", 0.1), ...}``.
-
-    Parameters
-    ----------
-    design : mapping
-        The validated ``design`` section.
-
-    Returns
-    -------
-    dict
-    """
-    from rlrecover.qlearning import RMSE_TARGET_KIND
-
-    return {p: (RMSE_TARGET_KIND[p], float(v)) for p, v in design["rmse_target"].items()}
+        names = table_names(model, design_kind)
+        _write_tables({name: makers[name]() for name in names}, outputs, log)
 
 
 def sbc_tables_job(
     recovery_path: PathLike,
     outputs: Mapping[str, PathLike],
+    model_name: str,
     log_path: PathLike,
 ) -> None:
-    """The SBC table (uniformity of the CDF at the truth) and the SBC coverage curve.
+    """One model's SBC table (uniformity of the CDF at the truth) and SBC coverage curve.
 
     Parameters
     ----------
@@ -551,21 +604,23 @@ def sbc_tables_job(
         ``results/sbc/recovery.tsv``.
     outputs : mapping of str to path-like
         Paths of ``sbc`` and ``sbc_coverage_curve``.
+    model_name : str
+        The model.
     log_path : path-like
         The job's log.
     """
-    from rlrecover import sbc
+    from rlrecover import models
+    from rlrecover.analysis import sbc
 
+    model = models.get(model_name)
     with job_log(log_path) as log:
-        recovery = read_recovery(recovery_path)
-        log(f"read {len(recovery)} SBC fits")
+        recovery = model_recovery(recovery_path, model)
+        log(f"read {len(recovery)} SBC fits of {model.name}")
         tables = {
-            "sbc": sbc.sbc_table(recovery),
-            "sbc_coverage_curve": sbc.coverage_curve(recovery),
+            "sbc": sbc.sbc_table(recovery, model),
+            "sbc_coverage_curve": sbc.coverage_curve(recovery, model),
         }
-        for name, table in tables.items():
-            table.to_csv(outputs[name], sep="\t", index=False)
-            log(f"wrote {len(table)} rows to {outputs[name]}")
+        _write_tables(tables, outputs, log)
 
 
 def _draw(plot: Callable[..., Any], args: tuple, path: PathLike) -> str:
@@ -577,7 +632,7 @@ def _draw(plot: Callable[..., Any], args: tuple, path: PathLike) -> str:
 _FIGURE_WAIT_SLICE = 0.2
 
 #: Modules a figure worker needs, imported once by the fork server of the workers.
-FIGURE_MODULES = ("rlrecover.plots", "rlrecover.sbc")
+FIGURE_MODULES = ("rlrecover.report.figures",)
 
 
 def _figure_context():
@@ -605,33 +660,29 @@ def start_figure_workers() -> None:
 
 
 def warm_up_models(
-    methods: Sequence[str],
-    fit_config: Mapping[str, Any],
-    on_ready: Callable[[], None] | None = None,
+    specs: Sequence[Any],
+    on_ready: Callable[[Any], None] | None = None,
     kernels: Sequence[str] = (),
 ) -> bool:
-    """Compile the models of ``methods`` in a process of their own, and import PyMC here.
+    """Compile the PyMC models ``specs`` in a process of their own, and import PyMC here.
 
     Nothing is done if a warm-up has compiled these models into the current caches
-    before (:func:`rlrecover.warmup.compiled`). Else the compile fills the PyTensor and
-    numba caches on the core that would otherwise wait for it
-    (:mod:`rlrecover.warmup`); the sampling jobs of this process then load the models
-    from there. PyMC is imported here meanwhile, so the first sampling job does not pay
-    for it.
+    before (:func:`rlrecover.run.warmup.compiled`). Else the compile fills the PyTensor
+    and numba caches on the core that would otherwise wait for it
+    (:mod:`rlrecover.run.warmup`); the sampling jobs of this process then load the
+    models from there. PyMC is imported here meanwhile, so the first sampling job does
+    not pay for it.
 
     Parameters
     ----------
-    methods : sequence of str
-        The run's PyMC methods (``pymc_potential``, ``pymc_bernoulli``), the first
-        sampled first.
-    fit_config : mapping
-        The validated config: its ``priors`` and ``task`` sections.
+    specs : sequence of rlrecover.inference.sampling.ModelSpec
+        The run's PyMC models, the first sampled first.
     on_ready : callable, optional
-        Called once, from another thread, when the first model is ready or the
-        warm-up process has ended (see :func:`rlrecover.warmup.start`).
+        Called from another thread with each model's specification once it is in the
+        caches, and with those left when the process ends (also if it failed).
     kernels : sequence of str, optional
         Numba functions of later jobs the warm-up compiles after the models
-        (names in :data:`rlrecover.warmup.KERNELS`).
+        (names in :data:`rlrecover.run.warmup.KERNELS`).
 
     Returns
     -------
@@ -639,18 +690,39 @@ def warm_up_models(
         Whether a warm-up process was started (if not, ``on_ready`` is not called and
         PyMC is not imported here).
     """
-    from rlrecover import warmup
-    from rlrecover.fitting import BAYES_KINDS
-    from rlrecover.qlearning import Priors
+    from rlrecover.run import warmup
 
-    priors = Priors.from_config(fit_config["priors"])
-    q_init = float(fit_config["task"]["q_init"])
-    specs = [warmup.ModelSpec(BAYES_KINDS[m], priors, q_init) for m in methods]
     if warmup.compiled(specs):
         return False  # the models load from the caches in under a second
     started = warmup.start(specs, on_ready, kernels)
-    import_for_good("rlrecover.bayes")  # PyMC: seconds of import, off the sampling jobs
+    import_for_good("rlrecover.inference.sampling")  # PyMC: seconds, off the sampling jobs
     return started
+
+
+def model_specs(methods: Sequence[str], model_config: Mapping[str, Any]) -> list[Any]:
+    """The compiled PyMC models a model's sampling jobs need, one per PyMC method.
+
+    Parameters
+    ----------
+    methods : sequence of str
+        The PyMC methods (``pymc_potential``, ``pymc_bernoulli``).
+    model_config : mapping
+        ``model`` (the model's name), its ``priors`` and the ``task``.
+
+    Returns
+    -------
+    list of rlrecover.inference.sampling.ModelSpec
+    """
+    from rlrecover import models
+    from rlrecover.config import TaskSettings
+    from rlrecover.fitting import BAYES_KINDS
+    from rlrecover.inference.sampling import ModelSpec
+
+    model = models.get(str(model_config["model"]))
+    priors = model.priors_from_config(model_config["priors"])
+    task = model_config["task"]
+    consts = model.consts_of(TaskSettings.from_config({**task, "n_trials": 2}).consts)
+    return [ModelSpec(model.name, BAYES_KINDS[m], priors, consts) for m in methods]
 
 
 def import_for_good(name: str) -> None:
@@ -839,6 +911,7 @@ def sbc_plots_job(
 
 #: Columns of an exact-check table (one row per PyMC fit and parameter).
 EXACT_COLUMNS = [
+    "model",
     "method",
     "cell",
     "n_trials",
@@ -847,6 +920,7 @@ EXACT_COLUMNS = [
     "true_value",
     "exact_mean",
     "exact_sd",
+    "exact_mean_se",
     "exact_cdf_true",
     "mcmc_mean",
     "mcmc_mcse",
@@ -855,6 +929,9 @@ EXACT_COLUMNS = [
     "cdf_diff",
     "divergences",
     "status",
+    "reference",
+    "reference_reliable",
+    "reference_note",
 ]
 
 
@@ -867,7 +944,12 @@ def exact_job(
     truth: Mapping[str, float] | None,
     log_path: PathLike,
 ) -> None:
-    """Compute the exact posterior of some datasets and compare each PyMC fit with it.
+    """Compute the reference posterior of some datasets and compare each PyMC fit with it.
+
+    The reference is the exact posterior by quadrature for models of up to three
+    parameters and importance sampling from the mode for four
+    (:func:`rlrecover.inference.exact.exact_posterior`); each row names it and says
+    whether its own accuracy check passed.
 
     Parameters
     ----------
@@ -877,12 +959,13 @@ def exact_job(
         The posterior draws of those datasets, by PyMC method (written by
         :func:`fit_bayes_job`). The MCMC mean, its Monte Carlo error and the CDF at
         the truth are computed from them as in the result tables
-        (:func:`rlrecover.posterior.posterior_summary`), so the check does not depend
-        on the coverage levels.
+        (:func:`rlrecover.inference.posterior.posterior_summary`), so the check does
+        not depend on the coverage levels.
     output : path-like
         The check's table (columns :data:`EXACT_COLUMNS`).
     exact_config : mapping
-        The validated ``seed``, ``task`` (this job's number of trials) and ``priors``.
+        The validated ``seed``, ``model``, ``task`` (this job's number of trials) and
+        the model's ``priors``.
     replicates : sequence of int
         The datasets to check.
     truth : mapping of str to float, optional
@@ -890,16 +973,16 @@ def exact_job(
     log_path : path-like
         The job's log.
     """
-    from rlrecover.config import TaskSettings
+    from rlrecover.config import Settings
     from rlrecover.data import iter_datasets, sbc_truth
-    from rlrecover.exact import compare_with_mcmc, exact_posterior
-    from rlrecover.posterior import load_fits, posterior_summary
-    from rlrecover.qlearning import PARAMS, Priors
+    from rlrecover.inference.exact import compare_with_mcmc, exact_posterior
+    from rlrecover.inference.posterior import load_fits, posterior_summary
     from rlrecover.summary import cell_label
 
-    task = TaskSettings.from_config(exact_config["task"])
-    priors = Priors.from_config(exact_config["priors"])
-    seed = int(exact_config["seed"])
+    settings = Settings.from_config(exact_config)
+    model, priors = settings.model, settings.priors
+    consts = model.consts_of(settings.task.consts)
+    params = model.param_names
     wanted = {int(r) for r in replicates}
     with job_log(log_path) as log:
         data = pd.read_csv(data_path, sep="\t")
@@ -907,34 +990,42 @@ def exact_job(
         rows = []
         for rep, actions, rewards in iter_datasets(data[data["replicate"].isin(wanted)]):
             check_cancel()
-            true = dict(truth) if truth is not None else sbc_truth(seed, rep, priors)
+            if truth is not None:
+                true = {p: float(truth[p]) for p in params}
+            else:
+                true = sbc_truth(model, settings.seed, rep, priors)
             start = time.perf_counter()
-            exact = exact_posterior(actions, rewards, priors, task.q_init, truth=true)
-            log(f"replicate {rep}: exact posterior in {time.perf_counter() - start:.2f} s")
+            exact = exact_posterior(model, actions, rewards, priors, consts, truth=true)
+            log(
+                f"replicate {rep}: reference posterior in {time.perf_counter() - start:.2f} s "
+                f"({exact.description}{'' if exact.reliable else '; NOT reliable'})"
+            )
             for method, by_rep in fits.items():
                 fit = by_rep.get(rep)
                 if fit is None:
                     raise ValueError(f"{draws_paths[method]} has no fit of replicate {rep}")
                 if fit.error:
-                    summary = {f"{p}_{k}": np.nan for p in PARAMS for k in ("est", "mcse")}
-                    summary.update({f"{p}_cdf_true": np.nan for p in PARAMS})
+                    summary = {f"{p}_{k}": np.nan for p in params for k in ("est", "mcse")}
+                    summary.update({f"{p}_cdf_true": np.nan for p in params})
                 else:
                     summary = posterior_summary(fit.draws, true, ())
-                est = {p: float(summary[f"{p}_est"]) for p in PARAMS}
-                mcse = {p: float(summary[f"{p}_mcse"]) for p in PARAMS}
-                cdf = {p: float(summary[f"{p}_cdf_true"]) for p in PARAMS}
+                est = {p: float(summary[f"{p}_est"]) for p in params}
+                mcse = {p: float(summary[f"{p}_mcse"]) for p in params}
+                cdf = {p: float(summary[f"{p}_cdf_true"]) for p in params}
                 cmp = compare_with_mcmc(exact, est, mcse, cdf)
-                for p in PARAMS:
+                for p in params:
                     rows.append(
                         {
+                            "model": model.name,
                             "method": method,
                             "cell": "sbc" if truth is None else cell_label(true),
-                            "n_trials": task.n_trials,
+                            "n_trials": settings.task.n_trials,
                             "replicate": rep,
                             "parameter": p,
                             "true_value": true[p],
                             "exact_mean": exact.mean[p],
                             "exact_sd": exact.sd[p],
+                            "exact_mean_se": exact.mean_se[p],
                             "exact_cdf_true": exact.cdf_true[p],
                             "mcmc_mean": est[p],
                             "mcmc_mcse": mcse[p],
@@ -943,6 +1034,9 @@ def exact_job(
                             "cdf_diff": cmp[f"{p}_cdf_diff"],
                             "divergences": float(fit.divergences),
                             "status": "failed" if fit.error else "ok",
+                            "reference": exact.method,
+                            "reference_reliable": bool(exact.reliable),
+                            "reference_note": exact.description,
                         }
                     )
         out = pd.DataFrame(rows, columns=EXACT_COLUMNS)
@@ -951,21 +1045,29 @@ def exact_job(
 
 
 def exact_table_job(
-    inputs: Sequence[PathLike], table_path: PathLike, plot_path: PathLike, log_path: PathLike
+    inputs: Sequence[PathLike],
+    table_path: PathLike,
+    plot_path: PathLike,
+    model_name: str,
+    log_path: PathLike,
 ) -> None:
-    """Stack the exact-check tables; plot the distribution of z.
+    """Stack one model's exact-check tables; plot the distribution of z.
 
     Parameters
     ----------
     inputs : sequence of path-like
         Exact-check tables (possibly none).
     table_path, plot_path : path-like
-        ``results/tables/exact_check.tsv`` and its figure.
+        ``results/tables/{model}/exact_check.tsv`` and its figure.
+    model_name : str
+        The model.
     log_path : path-like
         The job's log.
     """
-    from rlrecover.plots import plot_exact_check
+    from rlrecover import models
+    from rlrecover.report.exact import plot_exact_check
 
+    model = models.get(model_name)
     with job_log(log_path) as log:
         frames = [pd.read_csv(p, sep="\t") for p in inputs]
         table = (
@@ -973,7 +1075,7 @@ def exact_table_job(
         )
         table.to_csv(table_path, sep="\t", index=False)
         log(f"wrote {len(table)} rows to {table_path}")
-        plot_exact_check(table, plot_path)
+        plot_exact_check(table, model, plot_path)
         log(f"wrote {plot_path}")
 
 

@@ -6,7 +6,8 @@ for it while the other core idles: PyTensor's and numba's compilers are Python c
 so a compile in a thread of a busy process crawls. :func:`start` runs the compile
 in a separate process as soon as the run starts, on the core that would idle; it only
 fills the PyTensor and numba caches on disk. When a sampling job needs a model, it
-calls :func:`wait_for` first (:func:`rlrecover.bayes.sample_posteriors` does), which
+calls :func:`wait_for` first (:func:`rlrecover.run.jobs.fit_bayes_job` passes it to
+:func:`rlrecover.inference.sampling.sample_posteriors`), which
 waits until that model is in the caches, so the job loads it (under a second) instead
 of compiling it a second time. With warm caches the process only loads the models, on
 the otherwise idle core; but once a warm-up has compiled the models into the current
@@ -26,33 +27,42 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rlrecover.interrupt import check_cancel
-from rlrecover.qlearning import Priors
+from rlrecover.cancel import check_cancel
 
-__all__ = ["KERNELS", "ModelSpec", "compiled", "start", "wait_for"]
+if TYPE_CHECKING:
+    from rlrecover.inference.sampling import ModelSpec
+
+__all__ = ["KERNELS", "compiled", "start", "wait_for"]
 
 # Seconds between checks for Ctrl-C while waiting for the warm-up.
 _WAIT_SLICE = 0.5
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a compiled model depends on (not the data, nor the sampler settings).
+def _to_json(spec: ModelSpec) -> dict:
+    return {
+        "model": spec.model,
+        "kind": spec.kind,
+        "priors": spec.priors.to_config(),
+        "consts": list(spec.consts),
+        "likelihood": spec.likelihood,
+    }
 
-    Attributes
-    ----------
-    kind, priors, q_init, likelihood
-        The arguments of :func:`rlrecover.bayes.sample_posteriors` that choose the
-        model (``kind`` is ``"potential"`` or ``"bernoulli"``).
-    """
 
-    kind: str
-    priors: Priors
-    q_init: float = 0.5
-    likelihood: str = "op"
+def _from_json(item: dict) -> ModelSpec:
+    from rlrecover import models
+    from rlrecover.inference.sampling import ModelSpec
+
+    model = models.get(item["model"])
+    return ModelSpec(
+        model.name,
+        item["kind"],
+        model.priors_from_config(item["priors"]),
+        tuple(float(c) for c in item["consts"]),
+        item["likelihood"],
+    )
 
 
 class _Warmup:
@@ -61,13 +71,13 @@ class _Warmup:
     def __init__(
         self,
         specs: Sequence[ModelSpec],
-        on_ready: Callable[[], None] | None,
+        on_ready: Callable[[ModelSpec], None] | None,
         kernels: Sequence[str] = (),
     ) -> None:
         self.specs = list(specs)
         self.ready = {spec: threading.Event() for spec in self.specs}
         self.on_ready = on_ready
-        payload = json.dumps([{**asdict(s), "priors": asdict(s.priors)} for s in self.specs])
+        payload = json.dumps([_to_json(s) for s in self.specs])
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rlrecover.warmup", payload, json.dumps(list(kernels))],
             stdin=subprocess.DEVNULL,
@@ -84,19 +94,20 @@ class _Warmup:
             for line in self.process.stdout:
                 word, _, index = line.strip().partition(" ")
                 if word == "ready" and index.isdigit() and int(index) < len(self.specs):
-                    self.ready[self.specs[int(index)]].set()
-                    self._first_ready()
+                    self._ready(self.specs[int(index)])
         finally:
             self.process.wait()
-            for event in self.ready.values():  # ended or failed: nobody waits any longer
-                event.set()
-            self._first_ready()
+            for spec in self.specs:  # ended or failed: nobody waits any longer
+                self._ready(spec)
 
-    def _first_ready(self) -> None:
-        """Call ``on_ready`` once: the first model is ready, or the process has ended."""
-        callback, self.on_ready = self.on_ready, None
-        if callback is not None:
-            callback()
+    def _ready(self, spec: ModelSpec) -> None:
+        """Mark ``spec`` ready (once) and tell ``on_ready``."""
+        event = self.ready[spec]
+        if event.is_set():
+            return
+        event.set()
+        if self.on_ready is not None:
+            self.on_ready(spec)
 
     def stop(self) -> None:
         """End the process if it is still running (the run is over)."""
@@ -111,7 +122,14 @@ _LOCK = threading.Lock()
 # What a compiled model also depends on: the libraries' versions and this package's
 # model code. A stamp names all of it and the models.
 _LIBRARIES = ("pymc", "pytensor", "nutpie", "numba", "llvmlite", "numpy")
-_MODEL_CODE = ("qlearning.py", "ops.py", "rewrites.py", "nutpie_compile.py", "bayes.py")
+_MODEL_CODE = (
+    "models/*.py",
+    "inference/ops.py",
+    "inference/rewrites.py",
+    "inference/nutpie_compile.py",
+    "inference/pymc_models.py",
+    "inference/sampling.py",
+)
 
 
 def _stamp(specs: Sequence[ModelSpec]) -> Path:
@@ -126,9 +144,10 @@ def _stamp(specs: Sequence[ModelSpec]) -> Path:
     digest = hashlib.sha256(repr(sorted(map(repr, specs))).encode())
     for name in _LIBRARIES:
         digest.update(f"{name}={metadata.version(name)}".encode())
-    here = Path(__file__).parent
-    for name in _MODEL_CODE:
-        digest.update((here / name).read_bytes())
+    here = Path(__file__).parents[1]
+    for pattern in _MODEL_CODE:
+        for path in sorted(here.glob(pattern)):
+            digest.update(path.read_bytes())
     return _compiledir() / "rlrecover-models" / digest.hexdigest()[:32]
 
 
@@ -159,7 +178,7 @@ def compiled(specs: Sequence[ModelSpec]) -> bool:
 
 def start(
     specs: Sequence[ModelSpec],
-    on_ready: Callable[[], None] | None = None,
+    on_ready: Callable[[ModelSpec], None] | None = None,
     kernels: Sequence[str] = (),
 ) -> bool:
     """Compile ``specs`` into the caches in a new process, in the background.
@@ -169,8 +188,8 @@ def start(
     specs : sequence of ModelSpec
         The models the run's sampling jobs will need, the first needed first.
     on_ready : callable, optional
-        Called once, from another thread, when the first model is in the caches or
-        the process has ended (also if it failed).
+        Called from another thread with each model's specification once it is in the
+        caches, and with those left when the process ends (also if it failed).
     kernels : sequence of str, optional
         Names in :data:`KERNELS`: numba functions of later jobs to compile into numba's
         cache after the models, so those jobs load them.
@@ -185,7 +204,7 @@ def start(
     with _LOCK:
         if not specs or (_CURRENT is not None and _CURRENT.process.poll() is None):
             return False
-        unknown = sorted(set(kernels) - set(KERNELS))
+        unknown = sorted({k for k in kernels if k.partition(":")[0] not in KERNELS})
         if unknown:
             raise ValueError(f"unknown kernels {unknown}; known: {sorted(KERNELS)}")
         _CURRENT = _Warmup(specs, on_ready, kernels)
@@ -227,38 +246,44 @@ def _compile(spec: ModelSpec) -> None:
     """Build and compile one model (the caches keep it)."""
     import numpy as np
 
-    from rlrecover import qlearning
-    from rlrecover.nutpie_compile import compile_model
+    from rlrecover.inference.nutpie_compile import compile_model
 
     actions = np.array([0, 1], dtype=np.int64)
     rewards = np.array([1, 0], dtype=np.int64)
-    model = qlearning.build_model(
-        spec.kind, actions, rewards, spec.priors, spec.q_init, spec.likelihood
-    )
-    compile_model(model)
+    compile_model(spec.build(actions, rewards))
 
 
-def _exact_kernel() -> None:
-    """Compile the exact posterior's grid kernel (``rlrecover.exact``)."""
+def _exact_kernel(model_name: str = "rw") -> None:
+    """Compile the reference posterior's kernels of a model (``rlrecover.inference.exact``)."""
     import numpy as np
 
-    from rlrecover.exact import exact_posterior
+    from rlrecover import models
+    from rlrecover.inference.exact import exact_posterior
+    from rlrecover.models.base import BetaPrior, HalfNormalPrior, Priors
 
+    model = models.get(model_name)
+    priors = Priors(
+        tuple(
+            (p.name, BetaPrior(1.0, 1.0) if p.kind == "unit" else HalfNormalPrior(10.0))
+            for p in model.params
+        )
+    )
     data = np.array([0, 1, 1, 0], dtype=np.int64), np.array([1, 0, 1, 1], dtype=np.int64)
-    exact_posterior(*data, Priors(1.0, 1.0, 10.0), 0.5)
+    exact_posterior(model, *data, priors)
 
 
 def _ecdf_band() -> None:
-    """Compile ArviZ's simultaneous ECDF band (``rlrecover.sbc``, the SBC tables)."""
-    from rlrecover.sbc import ecdf_band
+    """Compile ArviZ's simultaneous ECDF band (``rlrecover.analysis.sbc``, the SBC tables)."""
+    from rlrecover.analysis.sbc import ecdf_band
 
     ecdf_band(10)
 
 
-#: Numba functions a warm-up can compile after the models, by name: those that a
-#: run's later jobs would otherwise compile in Snakemake's process, holding Python's
-#: lock for seconds (about 1 s and 3 s with empty caches) while sampling jobs wait for it.
-KERNELS: dict[str, Callable[[], None]] = {"exact": _exact_kernel, "ecdf_band": _ecdf_band}
+#: Numba functions a warm-up can compile after the models, by name (``exact`` takes the
+#: model after a colon, ``exact:rwck``): those that a run's later jobs would otherwise
+#: compile in Snakemake's process, holding Python's lock for seconds (about 1 s and
+#: 3 s with empty caches) while sampling jobs wait for it.
+KERNELS: dict[str, Callable[..., None]] = {"exact": _exact_kernel, "ecdf_band": _ecdf_band}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -274,16 +299,15 @@ def main(argv: Sequence[str]) -> int:
     import gc
 
     gc.disable()
-    import rlrecover.bayes  # noqa: F401  (PyMC, and the rewrite the Bernoulli model uses)
+    import rlrecover.inference.sampling  # noqa: F401  (PyMC, and the Bernoulli rewrite)
 
-    specs = [
-        ModelSpec(**{**item, "priors": Priors(**item["priors"])}) for item in json.loads(argv[0])
-    ]
+    specs = [_from_json(item) for item in json.loads(argv[0])]
     for i, spec in enumerate(specs):
         _compile(spec)
         print(f"ready {i}", flush=True)
     for name in json.loads(argv[1]) if len(argv) > 1 else []:
-        KERNELS[name]()
+        kernel, _, arg = name.partition(":")
+        KERNELS[kernel](*([arg] if arg else []))
     stamp = _stamp(specs)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.touch()

@@ -10,9 +10,8 @@
   model's summed log-probability.
 
 Every Op takes the model's parameters as scalar inputs, then the data ``actions``
-and ``rewards``; its props are the learning model's module name (whose ``KERNELS``
-record, :class:`rlrecover.kernels.Kernels`, holds the kernels) and the model's
-constants. The Ops are registered for PyTensor's numba backend (used by nutpie) and
+and ``rewards``; its props are the model's name (whose record in
+:mod:`rlrecover.models` holds the kernels) and the model's constants. The Ops are registered for PyTensor's numba backend (used by nutpie) and
 also work in the default C/Python backend through ``perform`` (used by ``pm.sample``).
 """
 
@@ -29,7 +28,8 @@ from pytensor.link.numba.dispatch.basic import (
     register_funcify_default_op_cache_key,
 )
 
-from rlrecover.kernels import Kernels, kernels_of
+from rlrecover import models
+from rlrecover.models.base import Kernels
 
 __all__ = ["ChoiceLogLikOp", "LogLikOp", "RightProbsOp", "loglik_op", "right_probs_op"]
 
@@ -58,12 +58,17 @@ class _KernelOp(Op):
     @property
     def kernels(self) -> Kernels:
         """The learning model's kernels."""
-        return kernels_of(self.model)
+        return models.get(self.model).kernels
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """The model's parameters, in input order."""
+        return models.get(self.model).param_names
 
     @property
     def n_params(self) -> int:
         """Number of parameter inputs."""
-        return self.kernels.n_params
+        return len(self.param_names)
 
     def _output_types(self):
         raise NotImplementedError
@@ -76,7 +81,7 @@ class _KernelOp(Op):
                 f"got {len(inputs)} inputs"
             )
         params = [pt.as_tensor_variable(p).astype("float64") for p in inputs[:k]]
-        for name, p in zip(self.kernels.params, params, strict=True):
+        for name, p in zip(self.param_names, params, strict=True):
             if p.ndim != 0:
                 raise TypeError(f"parameter {name} must be a scalar, got {p.type}")
         actions, rewards = _data_inputs(*inputs[k:])
@@ -258,9 +263,9 @@ def loglik_op(model: str, consts: tuple[float, ...], params, actions, rewards):
     Parameters
     ----------
     model : str
-        The learning model's module, e.g. ``"rlrecover.qlearning"``.
+        The model's name, e.g. ``"rw"``.
     consts : tuple of float
-        The model's constants (for Q-learning ``(q_init,)``).
+        The model's constants (``(q_init,)`` for ``rw``).
     params : sequence of TensorVariable or float
         The parameters (scalars), in the model's order.
     actions, rewards : TensorVariable or array-like

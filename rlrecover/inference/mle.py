@@ -1,12 +1,12 @@
 """Maximum-likelihood fits with Wald intervals on the unconstrained scale.
 
-The optimiser works on each parameter's free value (for Q-learning ``logit(alpha)``
-and ``log(beta)``, as the model module's ``MLE_FREE`` says) with the exact gradient
-of the model's likelihood kernel. Several starting points (the model's fixed first
-start, the rest drawn from the caller's generator) guard against local optima.
-Intervals come from the Hessian of the negative log-likelihood on the free scale,
-computed by central differences of the exact gradient, and are mapped back, so they
-always respect the parameter bounds.
+The optimiser works on each parameter's free value (``logit`` of a parameter in
+[0, 1], ``log`` of a positive one: :attr:`rlrecover.models.base.Param.transform`)
+with the exact gradient of the model's likelihood kernel. Several starting points
+(the model's fixed first start, the rest drawn from the caller's generator) guard
+against local optima. Intervals come from the Hessian of the negative log-likelihood
+on the free scale, computed by central differences of the exact gradient, and are
+mapped back, so they always respect the parameter bounds.
 
 A fit's Wald intervals are only used when its standard errors are usable
 (:func:`usability`): every standard error on the free scale finite (the Hessian
@@ -14,16 +14,15 @@ positive definite) and no larger than the width of that parameter's free search 
 A larger one means that, to second order, the log-likelihood changes by less than
 1/2 across the whole box the optimiser searches: even the 68 % Wald interval
 (estimate +- 1 SE) contains the entire box, wherever in it the estimate lies, so the
-data say nothing about the parameter within the range considered. For Q-learning
-the boxes are logit(alpha) in [-12, 12] (width 24) and log(beta) in
-[log 1e-3, log 1e3] (width 13.8, six orders of magnitude). Such a fit gets status
+data say nothing about the parameter within the range considered. The boxes are
+logit in [-12, 12] (width 24) for a parameter in [0, 1] and log in
+[log 1e-3, log 1e3] (width 13.8, six orders of magnitude) for a positive one
+(:attr:`rlrecover.models.base.Param.mle_box`). Such a fit gets status
 :data:`STATUS_UNUSABLE_SE` (its finite estimate is kept, its intervals are not); a
 fit whose estimate or negative log-likelihood is not finite gets
 :data:`STATUS_NONFINITE`.
 
-Nothing here names a model's parameters: they come from the model module
-(:mod:`rlrecover.qlearning` by default), which provides ``KERNELS``, ``MLE_FREE``,
-``MLE_FIRST_START`` and ``mle_start``.
+Nothing here names a model's parameters: they come from the :class:`Model` record.
 """
 
 from __future__ import annotations
@@ -31,19 +30,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, stats
 
-from rlrecover import qlearning
+from rlrecover.models.base import Model, as_data
 
 __all__ = [
     "STATUS_NONFINITE",
     "STATUS_UNUSABLE_SE",
-    "TRANSFORMS",
     "MLEResult",
-    "Transform",
     "delta_sd",
     "fit_mle",
     "usability",
@@ -61,65 +57,6 @@ _AT_BOUND_TOL = 1e-3
 _HESS_STEP = 1e-5
 
 
-@dataclass(frozen=True)
-class Transform:
-    """A map from a parameter's support to the real line, and back.
-
-    Scalar maps (``math``, exact for the optimiser) and array maps (numpy, which give
-    ``inf`` instead of raising at the ends: used for interval bounds and truths) are
-    kept apart on purpose: the two libraries can differ in the last bit.
-
-    Attributes
-    ----------
-    to_free, from_free : callable
-        Scalar maps to and from the free scale.
-    to_free_np, from_free_np : callable
-        The same maps as numpy functions (no error at the ends of the support).
-    chain : callable
-        ``chain(g, theta)``: ``g`` times d theta / d free at ``theta``.
-    """
-
-    to_free: Callable[[float], float]
-    from_free: Callable[[float], float]
-    to_free_np: Callable
-    from_free_np: Callable
-    chain: Callable[[float, float], float]
-
-
-def _log_np(x):
-    with np.errstate(divide="ignore"):
-        return np.log(x) if x > 0 else -np.inf
-
-
-def _exp_np(x):
-    with np.errstate(over="ignore"):  # a flat direction gives an unbounded interval
-        return np.exp(x)
-
-
-def _logit_np(x):
-    with np.errstate(divide="ignore"):
-        return special.logit(x)
-
-
-#: The transforms a model's ``MLE_FREE`` may name.
-TRANSFORMS: dict[str, Transform] = {
-    "logit": Transform(
-        to_free=special.logit,
-        from_free=special.expit,
-        to_free_np=_logit_np,
-        from_free_np=special.expit,
-        chain=lambda g, th: g * th * (1.0 - th),
-    ),
-    "log": Transform(
-        to_free=math.log,
-        from_free=math.exp,
-        to_free_np=_log_np,
-        from_free_np=_exp_np,
-        chain=lambda g, th: g * th,
-    ),
-}
-
-
 @dataclass
 class MLEResult:
     """Outcome of :func:`fit_mle`.
@@ -133,14 +70,15 @@ class MLEResult:
     converged : bool
         The optimiser reported success for the best start.
     at_bound : bool
-        The estimate sits at a bound of the free box (for Q-learning alpha near 0 or
-        1, beta near 1e-3 or 1e3): its Wald interval is not trustworthy.
+        The estimate sits at a bound of the free box (a rate within about 6e-6 of 0
+        or 1, an inverse temperature near 1e-3 or 1e3): its Wald interval is not
+        trustworthy.
     se_free : dict of str to float
         Standard errors on the free scale; NaN when the Hessian is not positive
         definite.
-    corr : float
-        Wald correlation of the two parameters (NaN for another number of
-        parameters, or without a positive definite Hessian).
+    corr : dict of (str, str) to float
+        Wald correlation of every pair of parameters ``(p, q)``, ``p`` before ``q``
+        (empty for one parameter; NaN without a positive definite Hessian).
     intervals : dict
         ``{(param, level): (lower, upper)}``.
     cdf_true : dict
@@ -163,7 +101,7 @@ class MLEResult:
     converged: bool
     at_bound: bool
     se_free: dict[str, float]
-    corr: float = math.nan
+    corr: dict[tuple[str, str], float] = field(default_factory=dict)
     intervals: dict[tuple[str, float], tuple[float, float]] = field(default_factory=dict)
     cdf_true: dict[str, float] = field(default_factory=dict)
     message: str = ""
@@ -180,11 +118,11 @@ class _Problem:
     overhead is kept to a few list operations on plain floats.
     """
 
-    def __init__(self, model: ModuleType, actions, rewards, consts):
-        self.kernel = model.KERNELS.loglik_grad
-        self.params = model.KERNELS.params
-        self.transforms = [TRANSFORMS[model.MLE_FREE[p][0]] for p in self.params]
-        self.bounds = [model.MLE_FREE[p][1] for p in self.params]
+    def __init__(self, model: Model, actions, rewards, consts):
+        self.kernel = model.kernels.loglik_grad
+        self.params = model.param_names
+        self.transforms = [p.transform for p in model.params]
+        self.bounds = [p.mle_box for p in model.params]
         self.actions = actions
         self.rewards = rewards
         self.consts = consts
@@ -225,7 +163,7 @@ def fit_mle(
     levels: Sequence[float],
     rng: np.random.Generator,
     truth: dict[str, float] | None = None,
-    model: ModuleType = qlearning,
+    model: Model,
 ) -> MLEResult:
     """Maximum-likelihood estimate with Wald intervals.
 
@@ -234,10 +172,10 @@ def fit_mle(
     actions, rewards : numpy.ndarray
         One dataset.
     consts : tuple of float
-        The model's constants (for Q-learning ``(q_init,)``).
+        The model's constants, in its order (``(q_init,)`` for ``rw``).
     n_starts : int
-        Starting points; the first is the model's ``MLE_FIRST_START``, the others
-        drawn from ``rng`` by the model's ``mle_start``.
+        Starting points; the first is the model's :meth:`Model.mle_first_start`, the
+        others drawn from ``rng`` by :meth:`Model.mle_start`.
     method : {"L-BFGS-B", "BFGS"}
         ``scipy.optimize.minimize`` method. L-BFGS-B keeps the search inside the free
         box; BFGS runs unbounded and its result is clipped to the box.
@@ -248,7 +186,7 @@ def fit_mle(
     truth : dict, optional
         True value of each parameter; when given, ``cdf_true`` holds the approximate
         posterior CDF at the truth.
-    model : module, default :mod:`rlrecover.qlearning`
+    model : Model
         The learning model.
 
     Returns
@@ -259,9 +197,9 @@ def fit_mle(
         raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
     if method not in ("L-BFGS-B", "BFGS"):
         raise ValueError(f"MLE method must be 'L-BFGS-B' or 'BFGS', got {method!r}")
-    actions, rewards = model.as_data(actions, rewards)
+    actions, rewards = as_data(actions, rewards)
     problem = _Problem(model, actions, rewards, tuple(float(c) for c in consts))
-    starts = [problem.to_free(model.MLE_FIRST_START)]
+    starts = [problem.to_free(model.mle_first_start())]
     starts += [problem.to_free(model.mle_start(rng)) for _ in range(int(n_starts) - 1)]
     best = None
     for x0 in starts:
@@ -289,17 +227,20 @@ def fit_mle(
     message = str(best.message)
 
     se = np.full(len(params), math.nan)
-    corr = math.nan
+    corr = {
+        (p, q): math.nan for i, p in enumerate(params) for q in params[i + 1 :]
+    }
     hessian_pd = True
     hess = problem.hessian(x)
     try:
         np.linalg.cholesky(hess)
         cov = np.linalg.inv(hess)
         se = np.array([math.sqrt(cov[i, i]) for i in range(len(params))])
-        if len(params) == 2:
-            # The delta method's Jacobian is diagonal and positive, so the correlation
-            # on the natural scale equals the one on the free scale.
-            corr = float(cov[0, 1] / (se[0] * se[1]))
+        # The delta method's Jacobian is diagonal and positive, so the correlations
+        # on the natural scale equal those on the free scale.
+        for i, p in enumerate(params):
+            for j in range(i + 1, len(params)):
+                corr[(p, params[j])] = float(cov[i, j] / (se[i] * se[j]))
     except np.linalg.LinAlgError:
         hessian_pd = False
         message += "; Hessian not positive definite: no Wald intervals"
@@ -329,11 +270,11 @@ def fit_mle(
     return out
 
 
-def _free_name(model: ModuleType, param: str) -> str:
-    return f"{model.MLE_FREE[param][0]}({param})"
+def _free_name(model: Model, param: str) -> str:
+    return f"{model.param(param).transform.name}({param})"
 
 
-def usability(result: MLEResult, model: ModuleType = qlearning) -> tuple[str, str]:
+def usability(result: MLEResult, model: Model) -> tuple[str, str]:
     """Whether a fit's estimate and Wald intervals can be used, and why not.
 
     The checks, in this order (every failing one is named in the reason):
@@ -343,7 +284,7 @@ def usability(result: MLEResult, model: ModuleType = qlearning) -> tuple[str, st
     2. :data:`STATUS_UNUSABLE_SE` when a standard error on the free scale is not
        finite (in particular when the Hessian is not positive definite), when it is
        larger than the width ``hi - lo`` of that parameter's free search box
-       (``model.MLE_FREE``), or when an interval bound or CDF value is not finite.
+       (:attr:`Param.mle_box`), or when an interval bound or CDF value is not finite.
 
     The bound on the standard error is the "absurd" line: with ``se > hi - lo`` the
     quadratic approximation of the log-likelihood drops by less than 1/2 across the
@@ -358,7 +299,7 @@ def usability(result: MLEResult, model: ModuleType = qlearning) -> tuple[str, st
     ----------
     result : MLEResult
         A fit (its ``estimate``, ``nll``, ``se_free``, ``intervals``, ``cdf_true``).
-    model : module, default :mod:`rlrecover.qlearning`
+    model : Model
         The learning model that was fitted.
 
     Returns
@@ -370,7 +311,7 @@ def usability(result: MLEResult, model: ModuleType = qlearning) -> tuple[str, st
     problem : str
         The reasons, joined with ``"; "``; ``""`` when ok.
     """
-    params = list(model.KERNELS.params)
+    params = list(model.param_names)
     bad_est = [p for p in params if not math.isfinite(result.estimate.get(p, math.nan))]
     if bad_est or not math.isfinite(result.nll):
         why = [f"estimate of {p} not finite" for p in bad_est]
@@ -380,7 +321,7 @@ def usability(result: MLEResult, model: ModuleType = qlearning) -> tuple[str, st
     why = []
     for p in params:
         se = result.se_free.get(p, math.nan)
-        lo, hi = model.MLE_FREE[p][1]
+        lo, hi = model.param(p).mle_box
         name = _free_name(model, p)
         if not math.isfinite(se):
             why.append(f"SE of {name} not finite")
@@ -403,13 +344,13 @@ def usability(result: MLEResult, model: ModuleType = qlearning) -> tuple[str, st
     return "ok", ""
 
 
-def delta_sd(result: MLEResult, model: ModuleType = qlearning) -> dict[str, float]:
+def delta_sd(result: MLEResult, model: Model) -> dict[str, float]:
     """Standard errors of the parameters on their natural scale (delta method).
 
     Parameters
     ----------
     result : MLEResult
-    model : module, default :mod:`rlrecover.qlearning`
+    model : Model
         The learning model that was fitted.
 
     Returns
@@ -418,6 +359,6 @@ def delta_sd(result: MLEResult, model: ModuleType = qlearning) -> dict[str, floa
         Standard error of each parameter.
     """
     return {
-        p: TRANSFORMS[model.MLE_FREE[p][0]].chain(result.se_free[p], result.estimate[p])
-        for p in model.KERNELS.params
+        p.name: p.transform.chain(result.se_free[p.name], result.estimate[p.name])
+        for p in model.params
     }

@@ -3,8 +3,8 @@
 Snakemake runs the jobs of the default profile as threads of its own process. On
 Ctrl-C it stops scheduling and waits for the running jobs, which would otherwise
 sample to the end and then be discarded. :func:`install_sigint_handler` makes the
-first Ctrl-C also set :data:`CANCEL`; the fit loops check it between datasets and
-while nutpie samples (:func:`rlrecover.bayes.sample_posteriors`), abort the sampler and
+first Ctrl-C also set :data:`rlrecover.cancel.CANCEL`; the fit loops check it between datasets and
+while nutpie samples (:func:`rlrecover.inference.sampling.sample_posteriors`), abort the sampler and
 raise :class:`Cancelled`, so the running jobs end within a second. Each finished
 dataset was already saved as a checkpoint, so the rerun fits only what is missing.
 A second Ctrl-C while fits are still being stopped (or within
@@ -27,9 +27,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+from rlrecover.cancel import CANCEL, Cancelled, active_fit, check_cancel, fits_running
 
 __all__ = [
     "CANCEL",
@@ -42,41 +44,7 @@ __all__ = [
     "install_sigint_handler",
 ]
 
-#: Set when the user asked the run to stop (first Ctrl-C).
-CANCEL = threading.Event()
-
-_ACTIVE = 0
-_ACTIVE_LOCK = threading.Lock()
 _RUN_LOCKS: dict[Path, IO[str]] = {}
-
-
-class Cancelled(Exception):
-    """A job stopped because the user asked the run to stop (Ctrl-C)."""
-
-
-def check_cancel() -> None:
-    """Raise :class:`Cancelled` if the run was asked to stop.
-
-    Raises
-    ------
-    Cancelled
-        If :data:`CANCEL` is set.
-    """
-    if CANCEL.is_set():
-        raise Cancelled("stopped on user request (Ctrl-C); finished datasets are kept")
-
-
-@contextlib.contextmanager
-def active_fit() -> Iterator[None]:
-    """Mark a sampler as running, so that a second Ctrl-C waits for it to stop."""
-    global _ACTIVE
-    with _ACTIVE_LOCK:
-        _ACTIVE += 1
-    try:
-        yield
-    finally:
-        with _ACTIVE_LOCK:
-            _ACTIVE -= 1
 
 
 #: Seconds after the first Ctrl-C in which a second one is ignored: the run is stopping.
@@ -90,7 +58,7 @@ def _handler(previous: Callable | int | None, write: Callable[[str], None]):
         now = time.monotonic()
         presses.append(now)
         CANCEL.set()
-        if len(presses) == 2 and (_ACTIVE > 0 or now - presses[0] < GRACE_SECONDS):
+        if len(presses) == 2 and (fits_running() > 0 or now - presses[0] < GRACE_SECONDS):
             write(
                 "rlrecover: still stopping (running fits stop within a second); "
                 "press Ctrl-C again only if nothing happens.\n"
