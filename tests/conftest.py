@@ -10,20 +10,29 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from rlrecover.config import Settings, load_schema, schema_defaults
-from rlrecover.qlearning import Priors, simulate
-from rlrecover.scan_reference import scan_loglik, scan_right_probs
+from rlrecover import models
+from rlrecover.config import Settings, full_schema, load_schema, validate_config
+from rlrecover.inference.scan_reference import scan_loglik, scan_right_probs
+from rlrecover.models.base import BetaPrior, HalfNormalPrior, Priors
 
 #: The repository's root.
 ROOT = Path(__file__).resolve().parents[1]
-#: The config schema, the one source of defaults.
+#: The config schema file, the one source of defaults.
 SCHEMA = load_schema(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+#: The schema with the library's models (what the workflow validates against).
+FULL_SCHEMA = full_schema(SCHEMA)
+#: The notebook's model.
+RW = models.get("rw")
 
 
-def default_config(**overrides) -> dict:
-    """The schema's default config with a small grid and top-level sections replaced."""
-    cfg = schema_defaults(SCHEMA)
-    cfg["grid"] = {"alpha": [0.5], "beta": [5]}
+def default_config(model: str = "rw", grid: dict | None = None, **overrides) -> dict:
+    """The validated default config of one model with one truth, top-level sections replaced.
+
+    ``grid`` is the model's grid (default: each unit parameter 0.5, each positive one 5).
+    """
+    record = models.get(model)
+    grid = grid or {p.name: [0.5 if p.kind == "unit" else 5.0] for p in record.params}
+    cfg = validate_config({"models": {model: {"grid": grid}}}, SCHEMA)
     cfg["task"]["n_trials"] = 150  # one job's number of trials
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(cfg.get(key), dict):
@@ -33,9 +42,33 @@ def default_config(**overrides) -> dict:
     return cfg
 
 
-def default_settings(**overrides) -> Settings:
-    """:class:`Settings` of :func:`default_config` (same overrides)."""
-    return Settings.from_config(default_config(**overrides))
+def job_config(model: str = "rw", **overrides) -> dict:
+    """The sections a fit job receives (``model`` by name, the model's ``priors``)."""
+    cfg = default_config(model, **overrides)
+    out = {k: v for k, v in cfg.items() if k != "models"}
+    out["model"] = model
+    out["priors"] = cfg["models"][model]["priors"]
+    return out
+
+
+def default_settings(model: str = "rw", **overrides) -> Settings:
+    """:class:`Settings` of :func:`job_config` (same overrides)."""
+    return Settings.from_config(job_config(model, **overrides))
+
+
+def rw_priors(a: float = 1.0, b: float = 1.0, sigma: float = 10.0) -> Priors:
+    """rw's priors: alpha ~ Beta(a, b), beta ~ HalfNormal(sigma)."""
+    return Priors((("alpha", BetaPrior(a, b)), ("beta", HalfNormalPrior(sigma))))
+
+
+def default_priors(model) -> Priors:
+    """The schema's default priors of a model: Beta(1, 1) and HalfNormal(10)."""
+    return Priors(
+        tuple(
+            (p.name, BetaPrior(1.0, 1.0) if p.kind == "unit" else HalfNormalPrior(10.0))
+            for p in model.params
+        )
+    )
 
 
 #: (alpha, beta) points where the Ops are checked, edges of the support included.
@@ -51,15 +84,15 @@ def op_datasets(notebook_data) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {
         "notebook": notebook_data,
         "random_1000": (rng.integers(0, 2, 1000), rng.integers(0, 2, 1000)),
-        "simulated_300": simulate(0.2, 8.0, 300, rng=rng),
-        "simulated_20": simulate(0.7, 3.0, 20, rng=rng),
+        "simulated_300": RW.simulate({"alpha": 0.2, "beta": 8.0}, 300, rng),
+        "simulated_20": RW.simulate({"alpha": 0.7, "beta": 3.0}, 20, rng),
         "two_trials": (np.array([1, 0]), np.array([1, 1])),
     }
 
 
 #: Priors the densities are checked with: the default, a skewed one, and shapes below
 #: 1 (densities infinite at alpha = 0 and 1).
-PRIOR_CASES = [Priors(1.0, 1.0, 10.0), Priors(2.0, 5.0, 3.0), Priors(0.5, 0.5, 1.0)]
+PRIOR_CASES = [rw_priors(1.0, 1.0, 10.0), rw_priors(2.0, 5.0, 3.0), rw_priors(0.5, 0.5, 1.0)]
 
 
 #: The reference notebook's seed, ``sum(map(ord, "RL_PyMC"))``.
@@ -71,13 +104,12 @@ NOTEBOOK_N = 150
 
 def notebook_dataset() -> tuple[np.ndarray, np.ndarray]:
     """The notebook's 150-trial dataset (alpha 0.5, beta 5, p_r (0.4, 0.6), Q0 0.5)."""
-    return simulate(
-        NOTEBOOK_ALPHA,
-        NOTEBOOK_BETA,
+    return RW.simulate(
+        {"alpha": NOTEBOOK_ALPHA, "beta": NOTEBOOK_BETA},
         NOTEBOOK_N,
-        (0.4, 0.6),
-        0.5,
-        rng=np.random.default_rng(NOTEBOOK_SEED),
+        np.random.default_rng(NOTEBOOK_SEED),
+        reward_probs=(0.4, 0.6),
+        consts={"q_init": 0.5},
     )
 
 
@@ -96,7 +128,7 @@ class ScanReference:
     ``loglik_grad(alpha, beta, actions, rewards, q_init)`` returns the scan
     log-likelihood and ``pytensor.grad`` of it; ``right_probs_jac(...)`` returns the
     scan right-arm probabilities and ``pytensor.gradient.jacobian`` of them, stacked
-    as an ``(n - 1, 2)`` array like :func:`rlrecover.qlearning.right_probs_jac`.
+    as an ``(n - 1, 2)`` array like ``RW.right_probs_jac``.
 
     The Jacobian is a scan over the rows of the backward pass through the trial scan,
     so it costs O(n^2): keep ``n`` to a few hundred trials there.

@@ -541,12 +541,12 @@ class Model:
     name: str
     title: str
     params: tuple[Param, ...]
-    kernels: Kernels
-    simulate_kernel: Callable
-    equations: str = ""
+    kernels: Kernels = field(repr=False)
+    simulate_kernel: Callable = field(repr=False)
+    equations: str = field(default="", repr=False)
     consts: tuple[tuple[str, float], ...] = ()
-    grid_loglik: Callable | None = None
-    legacy_streams: bool = False
+    grid_loglik: Callable | None = field(default=None, repr=False)
+    legacy_streams: bool = field(default=False, repr=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
