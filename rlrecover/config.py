@@ -231,14 +231,14 @@ def config_errors(cfg: Any, schema: Mapping[str, Any]) -> list[str]:
     cfg : object
         The config as read from YAML.
     schema : mapping
-        The JSON schema.
+        The JSON schema (the library's models are added, :func:`full_schema`).
 
     Returns
     -------
     list of str
         One message per problem, sorted by location; empty when ``cfg`` is valid.
     """
-    return [message for _, message in _schema_problems(cfg, schema)]
+    return [message for _, message in _schema_problems(cfg, full_schema(schema))]
 
 
 def _schema_problems(cfg: Any, schema: Mapping[str, Any]) -> list[tuple[list, str]]:

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import default_settings
+from conftest import RW, default_settings
 
+from rlrecover import models
 from rlrecover.data import simulate_cell
 from rlrecover.fitting import fit_cell
 from rlrecover.summary import interval_columns, summary_columns
@@ -22,7 +23,7 @@ TRUTH = {"alpha": 0.4, "beta": 4.0}
 
 @pytest.fixture(scope="module")
 def cell():
-    return simulate_cell(SETTINGS.seed, TRUTH, 3, SETTINGS.task)
+    return simulate_cell(RW, SETTINGS.seed, TRUTH, 3, SETTINGS.task)
 
 
 def _finite_estimates(table: pd.DataFrame) -> None:
@@ -38,7 +39,8 @@ def _finite_estimates(table: pd.DataFrame) -> None:
 def test_mle_rows(cell):
     lines = []
     table = fit_cell("mle", cell, TRUTH, SETTINGS, lines.append)
-    assert list(table.columns) == summary_columns(SETTINGS.coverage_levels)
+    assert list(table.columns) == summary_columns(RW.param_names, SETTINGS.coverage_levels)
+    assert (table["model"] == "rw").all()
     assert list(table["replicate"]) == [0, 1, 2]
     assert (table["status"] == "ok").all()
     assert (table["cell"] == "alpha~0.4/beta~4").all()
@@ -74,7 +76,7 @@ def test_unknown_method_is_named(cell):
 def test_pymc_rows(cell, method):
     lines = []
     table = fit_cell(method, cell, TRUTH, SETTINGS, lines.append)
-    assert list(table.columns) == summary_columns(SETTINGS.coverage_levels)
+    assert list(table.columns) == summary_columns(RW.param_names, SETTINGS.coverage_levels)
     assert (table["status"] == "ok").all(), table["error"]
     _finite_estimates(table)
     for col in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences"):
@@ -88,9 +90,24 @@ def test_two_trial_mle_rows_are_flagged_not_ok():
     # its standard errors were NaN or astronomically large.
     settings = default_settings(seed=11, task={"n_trials": 2}, coverage_levels=[0.5, 0.9])
     truth = {"alpha": 0.4, "beta": 8.0}
-    data = simulate_cell(settings.seed, truth, 6, settings.task)
+    data = simulate_cell(RW, settings.seed, truth, 6, settings.task)
     table = fit_cell("mle", data, truth, settings, lambda _: None)
     assert (table["status"] == "unusable_se").all()
     assert table["error"].str.contains("Hessian not positive definite|search box").all()
     assert table["alpha_est"].map(math.isfinite).all()
     assert table["beta_est"].map(math.isfinite).all()
+
+
+@pytest.mark.parametrize("name", ["bias", "ck", "rwck"])
+def test_mle_rows_of_other_models(name):
+    # Every model's rows have its own parameters' columns and its name; their fit
+    # streams depend on the model (rw2 with equal rates would otherwise share rw's).
+    model = models.get(name)
+    settings = default_settings(name, seed=5, task={"n_trials": 200}, coverage_levels=[0.9])
+    truth = {p.name: (0.4 if p.kind == "unit" else 3.0) for p in model.params}
+    data = simulate_cell(model, settings.seed, truth, 2, settings.task)
+    table = fit_cell("mle", data, truth, settings, lambda _: None)
+    assert list(table.columns) == summary_columns(model.param_names, [0.9])
+    assert (table["model"] == name).all() and (table["status"] == "ok").all(), table["error"]
+    for p in model.param_names:
+        assert table[f"{p}_est"].map(math.isfinite).all()
