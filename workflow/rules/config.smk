@@ -8,6 +8,7 @@ position (``--verbose`` shows PyYAML's line and column in the traceback). Every 
 that gets past that, and ``config.yaml``, which the Snakefile reads, is checked here.
 """
 
+import copy
 import os
 from pathlib import Path
 
@@ -69,13 +70,28 @@ def config_sources():
 def validate_workflow_config(schema_path):
     """Check ``config`` against the schema, listing every problem; then fill defaults.
 
-    Nested ``--config`` values (``grid={alpha: [0.1], beta: [1]}``), which Snakemake
-    reads with every number as text, are read again as YAML first.
+    Nested ``--config`` values (``models={rw: {grid: {alpha: [0.1], beta: [1]}}}``),
+    which Snakemake reads with every number as text, are read again as YAML first.
+
+    ``models`` is the one section that is not merged key by key: the last source that
+    gives it (``config.yaml``, a ``--configfile``, ``--config``) names the study's
+    models, so ``--configfile mine.yaml`` with ``models: {rwck: ...}`` studies rwck
+    alone, not rwck and ``config.yaml``'s rw.
     """
     schema = rlrecover_config.load_schema(Path(workflow.basedir) / schema_path)
     try:
         update_config(config, rlrecover_config.parse_overrides(config_overrides()))
-        validated = rlrecover_config.validate_config(config, schema, config_sources())
+        sources = config_sources()
+        given = [
+            s.data["models"]
+            for s in sources
+            if isinstance(s, rlrecover_config.ConfigSource)
+            and isinstance(s.data, dict)
+            and isinstance(s.data.get("models"), dict)
+        ]
+        if given:
+            config["models"] = copy.deepcopy(given[-1])
+        validated = rlrecover_config.validate_config(config, schema, sources)
     except rlrecover_config.ConfigError as e:
         raise WorkflowError(str(e)) from None
     config.clear()
