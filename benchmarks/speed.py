@@ -14,12 +14,21 @@ one core, on the same data and sampler settings, and prints seconds and ratios:
    * the floor: gradient evaluations NUTS needed for those fits times the cost of
      one evaluation of the hand-written numba log-likelihood and gradient.
 2. MLE: the notebook's ``llik_td`` loop with BFGS from the truth against
-   ``rlrecover.mle.fit_mle`` (one start and the default five), same optimum.
+   ``rlrecover.inference.mle.fit_mle`` (one start and the default five), same optimum.
 3. Scaling: seconds per fit at 100, 300 and 1,000 trials.
 4. The shipped study (``config.yaml``) end to end with ``snakemake --cores 2`` from
    empty caches: wall time, and wall time x cores / number of Bayesian fits against
    the compiled per-fit time of the study's own datasets, refitted alone right before
    and right after the run (``--study`` runs only this part).
+5. Every model of the library (``--models`` runs only this part, ``--models rwck ck``
+   some): per model and likelihood, the cold compile time (a fresh process with empty
+   caches: build and compile the PyMC model, nutpie's callbacks included), the
+   compiled per-fit time at 100 trials against the floor (gradient evaluations x the
+   cost of one), and whether the Bernoulli likelihood is fused.
+6. ``--six``: ``examples/six_models.yaml`` end to end with ``snakemake --cores 2`` from
+   empty caches: wall time, and how much of it the fit jobs took.
+
+Sections 1-4 use the notebook's model, ``rw``.
 """
 
 from __future__ import annotations
@@ -50,24 +59,30 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @functools.cache
-def default_settings():
+def default_settings(model: str = "rw"):
     """The settings of the schema's defaults (the shipped config.yaml's); read once."""
-    from rlrecover.config import Settings, load_schema, schema_defaults
+    from rlrecover import models
+    from rlrecover.config import Settings, load_schema, validate_config
 
-    cfg = schema_defaults(load_schema(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    cfg["grid"] = {"alpha": [0.5], "beta": [5]}
-    cfg["task"]["n_trials"] = 150
-    return Settings.from_config(cfg)
+    record = models.get(model)
+    grid = {p.name: [0.5 if p.kind == "unit" else 5.0] for p in record.params}
+    schema = load_schema(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    cfg = validate_config({"models": {model: {"grid": grid}}}, schema)
+    job = {k: v for k, v in cfg.items() if k != "models"}
+    job.update(model=model, priors=cfg["models"][model]["priors"])
+    job["task"]["n_trials"] = 150
+    return Settings.from_config(job)
 
 
 def fit_mle(actions, rewards, n_starts, rng):
-    """``rlrecover.mle.fit_mle`` with the default settings and ``n_starts`` starts."""
-    from rlrecover.mle import fit_mle as fit
+    """``rlrecover.inference.mle.fit_mle`` of rw, default settings, ``n_starts`` starts."""
+    from rlrecover.inference.mle import fit_mle as fit
 
     s = default_settings()
     return fit(
         actions,
         rewards,
+        model=s.model,
         consts=(s.task.q_init,),
         n_starts=n_starts,
         method=s.mle.method,
@@ -76,31 +91,41 @@ def fit_mle(actions, rewards, n_starts, rng):
     )
 
 
-def cell_datasets(n_trials: int, n: int, seed: int = 1):
-    from rlrecover.qlearning import simulate
+#: Truths of the per-model benchmark: moderate values of every parameter.
+def _truth(model) -> dict[str, float]:
+    return {p.name: (0.5 if p.kind == "unit" else 5.0) for p in model.params}
 
-    data = [simulate(0.5, 5.0, n_trials, rng=np.random.default_rng(SEED))]
+
+def cell_datasets(n_trials: int, n: int, seed: int = 1, model: str = "rw"):
+    """``n`` datasets of one truth; rw's first is the reference notebook's."""
+    from rlrecover import models
+
+    record = models.get(model)
+    truth = _truth(record) if model != "rw" else {"alpha": 0.5, "beta": 5.0}
+    data = [record.simulate(truth, n_trials, np.random.default_rng(SEED))]
     rng = np.random.default_rng(seed)
     while len(data) < n:
-        data.append(simulate(0.5, 5.0, n_trials, rng=rng))
+        data.append(record.simulate(truth, n_trials, rng))
     return data
 
 
 # ----------------------------------------------------------------------------- workers
-def worker_rlrecover(kind: str, n_trials: int, n: int) -> dict:
+def worker_rlrecover(kind: str, n_trials: int, n: int, model: str = "rw") -> dict:
     """Runs in a fresh process: import, build, compile once, fit n datasets."""
     t0 = time.perf_counter()
-    from rlrecover.bayes import sample_posteriors
+    from rlrecover import models
     from rlrecover.config import SamplerSettings
+    from rlrecover.inference.sampling import sample_posteriors
 
     t_import = time.perf_counter() - t0
-    data = cell_datasets(n_trials, n)
+    data = cell_datasets(n_trials, n, model=model)
     fits, done = [], [time.perf_counter()]
     for fit in sample_posteriors(
+        models.get(model),
         kind,
         [(i, a, r, i) for i, (a, r) in enumerate(data)],
         SamplerSettings(backend="nutpie", **SAMPLER),
-        priors=default_settings().priors,
+        priors=default_settings(model).priors,
     ):
         fits.append(fit)
         done.append(time.perf_counter())
@@ -115,7 +140,7 @@ def worker_rlrecover(kind: str, n_trials: int, n: int) -> dict:
         "sampling": per_fit,
         "total": total,
         "errors": errors,
-        "alpha_mean": float(np.mean(fits[0].draws["alpha"])) if not errors else None,
+        "first_mean": (float(np.mean(next(iter(fits[0].draws.values())))) if not errors else None),
     }
 
 
@@ -129,17 +154,19 @@ def worker_study_fits(workdir: str, n_sbc: int) -> dict:
     """
     import pandas as pd
 
-    from rlrecover.bayes import sample_posteriors
+    from rlrecover import models
     from rlrecover.config import SamplerSettings
     from rlrecover.data import iter_datasets
+    from rlrecover.inference.sampling import sample_posteriors
 
+    rw = models.get("rw")
     results = Path(workdir) / "results"
     groups: dict[str, list] = {}
-    for path in sorted((results / "data").glob("trials~*/*/*.tsv")):
+    for path in sorted((results / "data" / "rw").glob("trials~*/*/*.tsv")):
         n_trials = path.parts[-3].split("~")[1]
         rep, actions, rewards = next(iter_datasets(pd.read_csv(path, sep="\t")))
         groups.setdefault(f"grid {n_trials}", []).append((rep, actions, rewards))
-    for path in sorted((results / "sbc" / "data").glob("batch~*.tsv")):
+    for path in sorted((results / "sbc" / "data" / "rw").glob("batch~*.tsv")):
         sbc = groups.setdefault("sbc", [])
         sbc.extend(list(iter_datasets(pd.read_csv(path, sep="\t")))[: n_sbc - len(sbc)])
     settings = SamplerSettings(backend="nutpie", **SAMPLER)
@@ -147,12 +174,12 @@ def worker_study_fits(workdir: str, n_sbc: int) -> dict:
     seconds: dict[str, list[float]] = {group: [] for group in groups}
     for kind in ("potential", "bernoulli"):
         rep, actions, rewards = next(iter(groups.values()))[0]
-        list(sample_posteriors(kind, [(rep, actions, rewards, 0)], settings, priors))
+        list(sample_posteriors(rw, kind, [(rep, actions, rewards, 0)], settings, priors))
         for group, data in groups.items():
             start = time.perf_counter()
             fits = list(
                 sample_posteriors(
-                    kind, [(r, a, w, i) for i, (r, a, w) in enumerate(data)], settings, priors
+                    rw, kind, [(r, a, w, i) for i, (r, a, w) in enumerate(data)], settings, priors
                 )
             )
             seconds[group].append((time.perf_counter() - start) / len(fits))
@@ -164,12 +191,14 @@ def worker_notebook(kind: str) -> dict:
     t0 = time.perf_counter()
     import pymc as pm
 
-    from rlrecover.qlearning import build_model
+    from rlrecover import models
+    from rlrecover.inference.pymc_models import build_model
 
     t_import = time.perf_counter() - t0
     actions, rewards = cell_datasets(150, 1)[0]
     t1 = time.perf_counter()
-    model = build_model(kind, actions, rewards, default_settings().priors, likelihood="scan")
+    rw = models.get("rw")
+    model = build_model(rw, kind, actions, rewards, default_settings().priors, likelihood="scan")
     with model:
         idata = pm.sample(
             **SAMPLER,
@@ -181,7 +210,7 @@ def worker_notebook(kind: str) -> dict:
     return {
         "import": t_import,
         "fit": time.perf_counter() - t1,
-        "alpha_mean": float(idata.posterior["alpha"].mean()),
+        "first_mean": float(idata.posterior["alpha"].mean()),
     }
 
 
@@ -209,22 +238,29 @@ def run_worker(*args: str, env: dict[str, str] | None = None) -> dict:
 
 
 # ----------------------------------------------------------------------------- floor
-def floor_seconds_per_eval(n_trials: int) -> float:
-    """Seconds of one hand-written numba log-likelihood-and-gradient evaluation."""
+def floor_seconds_per_eval(n_trials: int, model: str = "rw") -> float:
+    """Seconds of one evaluation of the model's numba log-likelihood and gradient kernel."""
     import numba
 
-    from rlrecover.qlearning import loglik_grad_kernel
+    from rlrecover import models
 
-    actions, rewards = cell_datasets(n_trials, 1)[0]
+    record = models.get(model)
+    actions, rewards = cell_datasets(n_trials, 1, model=model)[0]
     rewards = rewards.astype(np.float64)
-
-    @numba.njit
-    def loop(k, actions, rewards):
-        g = np.empty(2)
-        s = 0.0
-        for i in range(k):
-            s += loglik_grad_kernel(0.4 + 1e-9 * i, 5.0, actions, rewards, 0.5, g)
-        return s
+    theta = list(_truth(record).values())
+    args = ", ".join([f"{theta[0]!r} - 1e-9 * i", *map(repr, theta[1:])])
+    consts = "".join(f", {c!r}" for c in record.default_consts)
+    src = (
+        "def loop(k, actions, rewards):\n"
+        f"    g = np.empty({record.n_params})\n"
+        "    s = 0.0\n"
+        "    for i in range(k):\n"
+        f"        s += kernel({args}, actions, rewards{consts}, g)\n"
+        "    return s\n"
+    )
+    namespace = {"np": np, "kernel": record.kernels.loglik_grad}
+    exec(src, namespace)  # the kernel's arity is the model's
+    loop = numba.njit(namespace["loop"])
 
     loop(200_000, actions, rewards)  # compile, and let the core reach full speed
     best = np.inf
@@ -235,7 +271,7 @@ def floor_seconds_per_eval(n_trials: int) -> float:
     return best
 
 
-def gradient_evals(kind: str, n_trials: int, n: int) -> tuple[list[int], bool]:
+def gradient_evals(kind: str, n_trials: int, n: int, model: str = "rw") -> tuple[list[int], bool]:
     """Gradient evaluations (warm-up included) of each of the worker's fits.
 
     Same model, data, seeds and settings as :func:`worker_rlrecover`, so the same
@@ -246,13 +282,15 @@ def gradient_evals(kind: str, n_trials: int, n: int) -> tuple[list[int], bool]:
     """
     import nutpie
 
-    import rlrecover.bayes  # noqa: F401  (registers the rewrite)
-    from rlrecover.nutpie_compile import compile_pymc_model_cached
-    from rlrecover.ops import ChoiceLogLikOp
-    from rlrecover.qlearning import build_model
+    import rlrecover.inference.sampling  # noqa: F401  (registers the rewrite)
+    from rlrecover import models
+    from rlrecover.inference.nutpie_compile import compile_pymc_model_cached
+    from rlrecover.inference.ops import ChoiceLogLikOp
+    from rlrecover.inference.pymc_models import build_model
 
-    data = cell_datasets(n_trials, n)
-    compiled = compile_pymc_model_cached(build_model(kind, *data[0], default_settings().priors))
+    data = cell_datasets(n_trials, n, model=model)
+    pymc_model = build_model(models.get(model), kind, *data[0], default_settings(model).priors)
+    compiled = compile_pymc_model_cached(pymc_model)
     fused = any(
         isinstance(node.op, ChoiceLogLikOp) for node in compiled.logp_func.maker.fgraph.apply_nodes
     )
@@ -338,6 +376,7 @@ def whole_study(cores: int = 2) -> None:
     import yaml
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    grid = cfg["models"]["rw"]["grid"]
 
     def workdir(path: Path) -> Path:
         path.mkdir()
@@ -389,7 +428,7 @@ def whole_study(cores: int = 2) -> None:
     overhead = wall * cores / n_bayes
     print(f"\n== The shipped study (config.yaml), snakemake --cores {cores}, empty caches ==")
     print(
-        f"grid {len(cfg['grid']['alpha'])} x {len(cfg['grid']['beta'])}, "
+        f"rw, grid {len(grid['alpha'])} x {len(grid['beta'])}, "
         f"n_trials {cfg['task']['n_trials']}, replicates {cfg['replicates']}, "
         f"SBC {cfg.get('sbc', {}).get('draws')}: {len(grid) + len(sbc)} fits, "
         f"{n_bayes} Bayesian"
@@ -415,6 +454,90 @@ def whole_study(cores: int = 2) -> None:
     )
 
 
+# ----------------------------------------------------------------------------- models
+def model_table(names: list[str], n_trials: int = 100, n: int = 8) -> None:
+    """Per model and likelihood: cold compile, compiled per-fit time and its floor."""
+    from rlrecover import models
+
+    print(f"\n== Every model, {n_trials} trials, {SAMPLER}, one core ==")
+    print(
+        "model   likelihood  cold compile  warm load  per fit (compiled)  grad evals  "
+        "per eval  floor    per fit / floor  fused"
+    )
+    for name in names or list(models.names()):
+        per_eval = floor_seconds_per_eval(n_trials, name)
+        for kind in ("potential", "bernoulli"):
+            with tempfile.TemporaryDirectory() as cache:
+                env = cache_env(cache)
+                cold = run_worker("rlrecover", kind, str(n_trials), str(n), name, env=env)
+                warm = run_worker("rlrecover", kind, str(n_trials), str(n), name, env=env)
+            counts, fused = gradient_evals(kind, n_trials, n, name)
+            evals = float(np.mean(counts[1:]))
+            sampling = float(np.mean(warm["sampling"][1:]))
+            floor = evals * per_eval
+            print(
+                f"{name:7s} {kind:10s}  {cold['compile']:9.2f} s  {warm['compile']:7.2f} s  "
+                f"{sampling:14.3f} s  {evals:10.0f}  {per_eval * 1e6:5.2f} us  "
+                f"{floor:.3f} s  {sampling / floor:12.2f}   "
+                f"{fused if kind == 'bernoulli' else '-'}",
+                flush=True,
+            )
+
+
+def six_models(cores: int = 2) -> None:
+    """``examples/six_models.yaml`` end to end from empty caches: wall time and fit share."""
+    import shutil
+
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "study"
+        work.mkdir()
+        for name in ("Snakefile", "config.yaml"):
+            shutil.copy(ROOT / name, work / name)
+        for name in ("workflow", "profiles", "examples"):
+            shutil.copytree(ROOT / name, work / name)
+        env = cache_env(str(Path(tmp) / "cache"))
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--cores",
+                str(cores),
+                "--quiet",
+                "--configfile",
+                "examples/six_models.yaml",
+            ],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-3000:])
+        bench = []
+        for path in (work / "results" / "benchmarks").rglob("*.tsv"):
+            rule = path.relative_to(work / "results" / "benchmarks").parts[0]
+            bench.append((rule, float(pd.read_csv(path, sep="\t")["s"].iloc[0])))
+        grid = pd.read_csv(work / "results/recovery.tsv", sep="\t")
+        sbc = pd.read_csv(work / "results/sbc/recovery.tsv", sep="\t")
+    by_rule: dict[str, float] = {}
+    for rule, seconds in bench:
+        by_rule[rule] = by_rule.get(rule, 0.0) + seconds
+    fits = sum(v for k, v in by_rule.items() if "fit" in k)
+    print(f"\n== examples/six_models.yaml, snakemake --cores {cores}, empty caches ==")
+    print(f"{len(grid) + len(sbc)} fits; wall time {wall:.1f} s ({wall / 60:.2f} min)")
+    print(
+        "job seconds by rule (wall time of each job, summed; jobs overlap on the cores): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_rule.items(), key=lambda kv: -kv[1]))
+    )
+    print(f"fit jobs: {fits:.0f} job-seconds of {wall * cores:.0f} core-seconds")
+
+
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -422,15 +545,25 @@ def main() -> None:
     parser.add_argument(
         "--study", action="store_true", help="only run the shipped study end to end"
     )
+    parser.add_argument(
+        "--models", nargs="*", help="only the per-model table (of these models; default all)"
+    )
+    parser.add_argument("--six", action="store_true", help="only examples/six_models.yaml")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.study:
         whole_study()
         return
+    if args.models is not None:
+        model_table(args.models)
+        return
+    if args.six:
+        six_models()
+        return
     if args.worker:
         what, kind, *rest = args.worker
         if what == "rlrecover":
-            result = worker_rlrecover(kind, int(rest[0]), int(rest[1]))
+            result = worker_rlrecover(kind, int(rest[0]), int(rest[1]), *rest[2:])
         elif what == "study":
             result = worker_study_fits(kind, int(rest[0]))
         else:
@@ -464,7 +597,7 @@ def main() -> None:
         print(f"fused likelihood (ChoiceLogLikOp) in nutpie's compiled graph: {fused}")
         if kind == "bernoulli" and not fused:
             print(
-                "WARNING: the rewrite rlrecover.rewrites.fuse_bernoulli_loglik no longer "
+                "WARNING: the rewrite rlrecover.inference.rewrites.fuse_bernoulli_loglik no longer "
                 "matches the Bernoulli model's graph: that model runs unfused (slower)."
             )
         print(
@@ -485,8 +618,8 @@ def main() -> None:
                 f"compiled sampling only x{nb['fit'] / sampling:.0f}"
             )
             print(
-                f"posterior mean of alpha, notebook data: notebook {nb['alpha_mean']:.3f}, "
-                f"rlrecover {ours['alpha_mean']:.3f}"
+                f"posterior mean of alpha, notebook data: notebook {nb['first_mean']:.3f}, "
+                f"rlrecover {ours['first_mean']:.3f}"
             )
 
     mle_comparison(repeats=5 if args.quick else 20)

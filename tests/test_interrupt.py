@@ -1,4 +1,4 @@
-"""rlrecover.interrupt: Ctrl-C sets the cancel flag; the run lock dies with its process."""
+"""rlrecover.run.interrupt: Ctrl-C sets the cancel flag; the run lock dies with its process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from rlrecover import interrupt
+from rlrecover.run import interrupt
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_the_handler_is_only_installed_from_the_main_thread():
 _HOLD = textwrap.dedent(
     """
     import sys, time
-    from rlrecover import interrupt
+    from rlrecover.run import interrupt
     print(interrupt.hold_run_lock(sys.argv[1]), flush=True)
     time.sleep(60)
     """

@@ -1,16 +1,21 @@
-"""Tests of rlrecover.warmup: the models compiled in a process of their own."""
+"""Tests of rlrecover.run.warmup: the models compiled in a process of their own."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from conftest import rw_priors
 
-from rlrecover import warmup
-from rlrecover.interrupt import CANCEL, Cancelled
-from rlrecover.qlearning import Priors
+from rlrecover.cancel import CANCEL, Cancelled
+from rlrecover.inference.sampling import ModelSpec
+from rlrecover.run import warmup
 
-PRIORS = Priors(1.0, 1.0, 10.0)
+PRIORS = rw_priors()
+
+
+def spec_of(kind: str, model: str = "rw", priors=PRIORS) -> ModelSpec:
+    return ModelSpec(model, kind, priors, (0.5,) if model == "rw" else ())
 
 
 @pytest.fixture(autouse=True)
@@ -28,24 +33,27 @@ def _files(root):
 
 
 def test_wait_for_returns_at_once_without_a_warmup():
-    assert warmup.wait_for(warmup.ModelSpec("potential", PRIORS)) == 0.0
+    assert warmup.wait_for(spec_of("potential")) == 0.0
 
 
 def test_warmup_fills_the_caches_and_releases_the_waiters(tmp_path, monkeypatch):
     # A process of its own, with caches of its own: what it compiles lands there.
     monkeypatch.setenv("PYTENSOR_FLAGS", f"base_compiledir={tmp_path / 'pytensor'}")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
-    spec = warmup.ModelSpec("bernoulli", PRIORS, 0.5)
-    other = warmup.ModelSpec("potential", PRIORS, 0.5)
+    spec = spec_of("bernoulli")
+    other = spec_of("potential")
     calls = []
-    kernels = ["exact", "ecdf_band"]
+    kernels = ["exact:rw", "ecdf_band"]
     assert warmup.start(
-        [spec], on_ready=lambda: calls.append(threading.current_thread()), kernels=kernels
+        [spec],
+        on_ready=lambda s: calls.append((s, threading.current_thread())),
+        kernels=kernels,
     )
     assert not warmup.start([spec]), "a second warm-up while one runs"
     warmup.wait_for(spec)
     assert warmup._CURRENT.process.wait(timeout=120) == 0
-    assert len(calls) == 1 and calls[0] is not threading.current_thread()
+    assert len(calls) == 1 and calls[0][0] == spec
+    assert calls[0][1] is not threading.current_thread()
     # The model's numba functions and callbacks are in PyTensor's cache, with the
     # stamp that tells later runs not to start a warm-up.
     assert _files(tmp_path / "pytensor"), "nothing in PyTensor's cache"
@@ -56,7 +64,7 @@ def test_warmup_fills_the_caches_and_releases_the_waiters(tmp_path, monkeypatch)
     # After the models, the later jobs' numba functions, which they then load.
     numba_cache = tmp_path / "numba"
     for function in (
-        "qlearning.loglik_grid_kernel",
+        "rw.loglik_grid_kernel",
         "ecdf_utils._ecdf_band_interior_probability_numba",
     ):
         assert list(numba_cache.rglob(f"{function}-*.nbi")), f"{function} not in numba's cache"
@@ -64,17 +72,30 @@ def test_warmup_fills_the_caches_and_releases_the_waiters(tmp_path, monkeypatch)
 
 def test_unknown_kernels_are_named_and_start_nothing():
     with pytest.raises(ValueError, match="no_such_kernel"):
-        warmup.start([warmup.ModelSpec("potential", PRIORS)], kernels=["exact", "no_such_kernel"])
+        warmup.start([spec_of("potential")], kernels=["exact", "no_such_kernel"])
     assert warmup._CURRENT is None
 
 
 def test_a_failed_warmup_releases_the_waiters(monkeypatch):
-    spec = warmup.ModelSpec("no-such-model", PRIORS)
+    spec = spec_of("no-such-kind")
     calls = []
-    assert warmup.start([spec], on_ready=lambda: calls.append(1))
+    assert warmup.start([spec], on_ready=calls.append)
     warmup.wait_for(spec)  # returns: the process has ended
     assert warmup._CURRENT.process.wait(timeout=120) != 0
-    assert calls == [1]
+    assert calls == [spec]
+
+
+def test_each_model_is_reported_when_it_is_ready(monkeypatch):
+    # Six models compile one after the other; a model's sampling jobs may start as soon
+    # as its own two specifications are in the caches (common.smk restores their rank).
+    specs = [spec_of("potential"), spec_of("bernoulli")]
+    calls = []
+    w = warmup._Warmup.__new__(warmup._Warmup)
+    w.specs, w.on_ready = specs, calls.append
+    w.ready = {s: threading.Event() for s in specs}
+    w._ready(specs[1])
+    w._ready(specs[1])  # once only
+    assert calls == [specs[1]] and not w.ready[specs[0]].is_set()
 
 
 class _Running:
@@ -85,7 +106,7 @@ class _Running:
 
 
 def test_wait_for_stops_on_ctrl_c(monkeypatch):
-    spec = warmup.ModelSpec("potential", PRIORS)
+    spec = spec_of("potential")
     monkeypatch.setattr(warmup, "_CURRENT", _Running(spec))
     monkeypatch.setattr(warmup, "_WAIT_SLICE", 0.05)
     timer = threading.Timer(0.2, CANCEL.set)
@@ -100,8 +121,8 @@ def test_wait_for_stops_on_ctrl_c(monkeypatch):
 
 def test_the_stamp_names_the_models_and_is_looked_up_in_the_current_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(warmup, "_compiledir", lambda: tmp_path)
-    potential = [warmup.ModelSpec("potential", PRIORS)]
-    both = [*potential, warmup.ModelSpec("bernoulli", PRIORS)]
+    potential = [spec_of("potential")]
+    both = [*potential, spec_of("bernoulli")]
     assert warmup._stamp(potential) != warmup._stamp(both)
     assert warmup._stamp(both).parent == tmp_path / "rlrecover-models"
     assert not warmup.compiled(both)
@@ -113,13 +134,12 @@ def test_the_stamp_names_the_models_and_is_looked_up_in_the_current_cache(tmp_pa
 def test_the_warmup_process_compiles_without_garbage_collections(tmp_path, monkeypatch):
     import gc
     import json
-    from dataclasses import asdict
 
     monkeypatch.setattr(warmup, "_compiledir", lambda: tmp_path)
     seen = []
     monkeypatch.setattr(warmup, "_compile", lambda spec: seen.append(gc.isenabled()))
-    spec = warmup.ModelSpec("potential", PRIORS)
-    payload = json.dumps([{**asdict(spec), "priors": asdict(spec.priors)}])
+    spec = spec_of("potential")
+    payload = json.dumps([warmup._to_json(spec)])
     assert gc.isenabled()
     try:
         assert warmup.main([payload]) == 0
@@ -128,3 +148,12 @@ def test_the_warmup_process_compiles_without_garbage_collections(tmp_path, monke
         gc.enable()
     assert seen == [False] and not enabled_after
     assert warmup.compiled([spec])  # and the stamp says the models are compiled
+
+
+def test_a_spec_round_trips_through_the_warmup_payload():
+    from rlrecover import models
+    from conftest import default_priors
+
+    rwck = models.get("rwck")
+    spec = ModelSpec("rwck", "bernoulli", default_priors(rwck), (0.25,))
+    assert warmup._from_json(warmup._to_json(spec)) == spec

@@ -199,7 +199,7 @@ class ChoiceLogLikOp(LogLikOp):
 _LOGLIK_SRC = """\
 def {name}({params}, {data}):
     grad = np.empty({k})
-    ll = kernel({items}, {data}, {consts}, grad)
+    ll = kernel({args}, grad)
     out = np.empty((), dtype=np.float64)
     out[()] = ll
     return out, grad
@@ -211,7 +211,7 @@ def {name}({params}, {data}):
     m = n - 1 if n > 0 else 0
     p = np.empty(m)
     jac = np.empty((m, {k}))
-    kernel({items}, {data}, {consts}, p, jac)
+    kernel({args}, p, jac)
     return p, jac
 """
 
@@ -220,13 +220,11 @@ def _numba_wrapper(op, template, name, kernel, data):
     k = op.n_params
     params = [f"p{i}" for i in range(k)]
     consts = {f"c{i}": c for i, c in enumerate(op.consts)}
+    # The kernel's arguments: the parameters as scalars, the data, the constants (a
+    # model may have none).
+    args = [f"{p}.item()" for p in params] + list(data) + list(consts)
     src = template.format(
-        name=name,
-        params=", ".join(params),
-        items=", ".join(f"{p}.item()" for p in params),
-        data=", ".join(data),
-        consts=", ".join(consts),
-        k=k,
+        name=name, params=", ".join(params), data=", ".join(data), args=", ".join(args), k=k
     )
     fn = compile_numba_function_src(src, name, global_env={"np": np, "kernel": kernel, **consts})
     return numba_njit(fn), op.kernels.salt

@@ -1,9 +1,14 @@
-"""A single self-contained HTML report of a recovery study.
+"""A single self-contained HTML report of a recovery study of one or more models.
 
 :func:`render_report` is a pure function from the study's tables, config and figure
 files to an HTML string; :func:`write_report` writes that string to a file. The page
 has inline CSS, figures embedded as base64 ``data:`` URIs and no external resource,
 so it can be mailed or archived on its own.
+
+Its first screen answers the headline questions for every model and parameter (the
+summary table, :func:`rlrecover.analysis.headline.headline_table`), each row linking
+to its model's details; each model's details are folded (``<details>``), so that six
+models do not make a page six times as long, and opened by its link.
 
 The markup, CSS and explanatory text live in the Jinja2 template
 ``rlrecover/templates/report.html.j2`` (with ``report.css``). This module only
@@ -27,28 +32,31 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rlrecover.analysis import (
+from rlrecover.analysis.common import (
     ALL_CELLS,
-    COVERAGE_COLUMNS,
     ESS_MIN,
     RHAT_MAX,
     estimate_mask,
     is_missing,
     method_order,
 )
-from rlrecover.qlearning import MLE_FREE, PARAMS
+from rlrecover.models.base import Model
 
-__all__ = ["SECTIONS", "package_versions", "render_report", "write_report"]
+__all__ = ["MODEL_SECTIONS", "STUDY_SECTIONS", "package_versions", "render_report", "write_report"]
 
-#: Section ids and headings, in page order: the questions a recovery study answers.
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("summary", "Summary"),
+#: The questions each model's part of the report answers, in page order (section ids
+#: are prefixed with the model's name).
+MODEL_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("facts", "The study"),
     ("sampler", "Did the sampler work?"),
     ("calibration", "Are the intervals honest?"),
     ("recovery", "Where does recovery work?"),
-    ("tradeoff", "Do alpha and beta trade off?"),
+    ("tradeoff", "Do the parameters trade off?"),
     ("trials", "How many trials do I need?"),
     ("diagnostics", "Fits to look at"),
+)
+#: The study-wide sections after the models.
+STUDY_SECTIONS: tuple[tuple[str, str], ...] = (
     ("config", "Configuration and versions"),
     ("runtime", "Run time"),
 )
@@ -65,8 +73,9 @@ _MAX_TEXT = 400
 # A text column with a cell longer than this gets a minimum width, so that a long
 # message wraps into a readable block instead of a narrow strip.
 _WIDE_TEXT = 60
-# Headers of columns that several tables share.
-_TRUE_HEADERS = {"alpha_true": "true alpha", "beta_true": "true beta"}
+def _true_headers(model: Model) -> dict[str, str]:
+    """Headers of the truth columns that several tables share: ``true alpha``."""
+    return {f"{p}_true": f"true {p}" for p in model.param_names}
 
 # Built at import, so a package installed without its templates fails at once.
 _ENV = jinja2.Environment(
@@ -206,13 +215,14 @@ def _list(values: Sequence[object]) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _summary(config: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any]:
-    methods = method_order(recovery["method"]) if "method" in recovery else []
-    truths = {p: _values(recovery[f"{p}_true"]) for p in PARAMS if f"{p}_true" in recovery}
-    n_cells = recovery["cell"].nunique() if "cell" in recovery else 0
-    trials = _values(recovery["n_trials"]) if "n_trials" in recovery else []
-    keys = {"method", "cell", "replicate", "n_trials"}
-    if keys <= set(recovery.columns) and len(recovery):
+def _facts(model: Model, entry: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any]:
+    """What was simulated and fitted for one model, and how many fits succeeded."""
+    from rlrecover.truths import design_kind
+
+    methods = method_order(recovery["method"]) if len(recovery) else []
+    n_cells = recovery["cell"].nunique() if len(recovery) else 0
+    trials = _values(recovery["n_trials"]) if len(recovery) else []
+    if len(recovery):
         reps = recovery.groupby(["method", "cell", "n_trials"])["replicate"].nunique()
         lo, hi = int(reps.min()), int(reps.max())
         rep_text = str(lo) if lo == hi else f"{lo}–{hi}"
@@ -220,17 +230,32 @@ def _summary(config: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any
         rep_text = "–"
     ok = _ok(recovery)
     no_se = pd.Series(estimate_mask(recovery), index=recovery.index) & ~ok
-    n_total = len(recovery)
-    n_ok = int(ok.sum())
-    n_no_se = int(no_se.sum())
-    seed = config.get("seed") if isinstance(config, Mapping) else None
-    facts = [("Methods", _list(methods))]
-    facts += [(f"True {p} values", _list(v)) for p, v in truths.items()]
+    n_total, n_ok, n_no_se = len(recovery), int(ok.sum()), int(no_se.sum())
+    kind = design_kind(entry) if entry else "grid"
+    facts = [
+        ("Model", f"{model.title}: {model.equations}"),
+        ("Parameters", ", ".join(f"{p.name} ({p.description})" for p in model.params)),
+        ("Methods", _list(methods)),
+    ]
+    if kind == "grid":
+        for p in model.param_names:
+            facts.append((f"True {p} values", _list(_values(recovery[f"{p}_true"]))))
+        facts.append(("Grid cells", _fmt(int(n_cells))))
+    else:
+        how = (
+            f"{n_cells} Sobol points in the ranges "
+            + ", ".join(f"{p} {v}" for p, v in entry["truths"]["ranges"].items())
+            + " (log-uniform for positive parameters)"
+            if kind == "sobol"
+            else f"{n_cells} draws from the priors"
+        )
+        facts.append(("True values", how))
+    if entry and "priors" in entry:
+        priors = model.priors_from_config(entry["priors"])
+        facts.append(("Priors (Bayesian methods)", str(priors)))
     facts += [
-        ("Grid cells", _fmt(int(n_cells))),
         ("Trials per dataset", _list(trials)),
-        ("Datasets per cell, number of trials and method", rep_text),
-        ("Seed", _fmt(seed) if seed is not None else "–"),
+        ("Datasets per truth, number of trials and method", rep_text),
         ("Fits", f"{n_total} in total: {n_ok} succeeded, {n_total - n_ok} failed"),
     ]
     if n_no_se:
@@ -250,8 +275,7 @@ def _summary(config: Mapping[str, Any], recovery: pd.DataFrame) -> dict[str, Any
     columns = ["method", "fits", "ok", "unusable SE", "failed"]
     if not n_no_se:
         columns.remove("unusable SE")
-    table = pd.DataFrame(per_method, columns=columns)
-    return {"facts": facts, "per_method": _table(table)}
+    return {"facts": facts, "per_method": _table(pd.DataFrame(per_method, columns=columns))}
 
 
 def _ok(df: pd.DataFrame) -> pd.Series:
@@ -259,11 +283,38 @@ def _ok(df: pd.DataFrame) -> pd.Series:
     return status.str.strip().str.lower() == "ok"
 
 
-def _sampler(exact: pd.DataFrame | None, recovery: pd.DataFrame) -> dict[str, Any]:
-    """The exact-posterior check: counts, the disagreeing fits, divergences."""
-    out: dict[str, Any] = {"n": 0, "outliers": None, "by_method": None, "limit": f"{Z_LIMIT:g}"}
-    bayes = recovery[recovery["method"].astype(str) != "mle"] if "method" in recovery else None
-    if bayes is not None and len(bayes) and "divergences" in bayes:
+def _reference_text(model: Model) -> str:
+    """How the reference posterior of a model is computed, in words."""
+    k = model.n_params
+    if k <= 3:
+        return (
+            f"The model has {k} parameter{'s' if k > 1 else ''}, so its posterior can be "
+            f"computed without sampling, by quadrature on a {k}-D grid of the free scale "
+            "(refined until halving the spacing changes no mean, sd or CDF by more than "
+            "1e-3)."
+        )
+    return (
+        f"With {k} parameters a quadrature grid is too large; the reference is importance "
+        "sampling from the posterior mode (a multivariate Student-t proposal from the "
+        "curvature there, Pareto-smoothed weights). Its own check is the Pareto k of the "
+        "weights: at most 0.7 and the reference is reliable, and its Monte Carlo error "
+        "enters z; above, the dataset is left out of the check and counted."
+    )
+
+
+def _sampler(model: Model, exact: pd.DataFrame | None, recovery: pd.DataFrame) -> dict[str, Any]:
+    """The reference-posterior check: counts, the disagreeing fits, divergences."""
+    out: dict[str, Any] = {
+        "n": 0,
+        "outliers": None,
+        "by_method": None,
+        "limit": f"{Z_LIMIT:g}",
+        "reference": _reference_text(model),
+        "unreliable": 0,
+        "notes": [],
+    }
+    bayes = recovery[recovery["method"].astype(str) != "mle"] if len(recovery) else recovery
+    if len(bayes) and "divergences" in bayes:
         div = pd.to_numeric(bayes["divergences"], errors="coerce")
         out["divergent"] = int((div > 0).sum())
         out["bayes_fits"] = int(div.notna().sum())
@@ -271,6 +322,10 @@ def _sampler(exact: pd.DataFrame | None, recovery: pd.DataFrame) -> dict[str, An
         out["divergent"] = out["bayes_fits"] = 0
     if exact is None or exact.empty:
         return out
+    reliable = _flags(exact.get("reference_reliable", pd.Series(True, index=exact.index)))
+    out["unreliable"] = int((~reliable).sum())
+    out["notes"] = sorted({str(x) for x in exact.get("reference_note", []) if not is_missing(x)})[:3]
+    exact = exact[reliable]
     z = pd.to_numeric(exact["z"], errors="coerce")
     finite = np.isfinite(z)
     out["n"] = int(finite.sum())
@@ -294,7 +349,8 @@ def _sampler(exact: pd.DataFrame | None, recovery: pd.DataFrame) -> dict[str, An
                 "largest |CDF diff|": float(cdf.max()) if len(cdf) else math.nan,
             }
         )
-    out["by_method"] = _table(_ordered(pd.DataFrame(groups)))
+    if groups:
+        out["by_method"] = _table(_ordered(pd.DataFrame(groups)))
     bad = exact[np.abs(z) > Z_LIMIT]
     if len(bad):
         cols = ["method", "cell", "n_trials", "replicate", "parameter", "exact_mean"]
@@ -303,7 +359,13 @@ def _sampler(exact: pd.DataFrame | None, recovery: pd.DataFrame) -> dict[str, An
     return out
 
 
-def _calibration(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
+def _flags(values) -> pd.Series:
+    """A column of booleans that may have come back from a TSV as text."""
+    series = pd.Series(values)
+    return series.astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "yes"])
+
+
+def _calibration(tables: Mapping[str, pd.DataFrame], model: Model) -> dict[str, Any]:
     out: dict[str, Any] = {"sbc": None, "sbc_verdicts": []}
     sbc = tables.get("sbc")
     if sbc is not None and not sbc.empty:
@@ -340,18 +402,17 @@ def _calibration(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
             "n_excluded": "left out",
             "excluded": "left out because",
         }
-        cols = [c for c in COVERAGE_COLUMNS if c not in ("cell", "alpha_true", "beta_true")]
-        cols = [c for c in cols if c in pooled]
-        out["grid_pooled"] = _table(pooled[cols], head)
+        drop = {"cell", *(f"{p}_true" for p in model.param_names)}
+        out["grid_pooled"] = _table(pooled[[c for c in pooled.columns if c not in drop]], head)
     return out
 
 
-def _metrics(metrics: pd.DataFrame) -> dict[str, Table]:
+def _metrics(metrics: pd.DataFrame, model: Model) -> dict[str, Table]:
     cell = metrics["cell"].astype(str)
     pooled = _ordered(metrics[cell == ALL_CELLS])
     cells = _ordered(metrics[cell != ALL_CELLS])
     head = {
-        **_TRUE_HEADERS,
+        **_true_headers(model),
         "n": "n (ok fits)",
         "rmse": "RMSE",
         "pearson_r": "Pearson r",
@@ -361,24 +422,30 @@ def _metrics(metrics: pd.DataFrame) -> dict[str, Table]:
         "ratio": "geometric mean ratio",
         "n_trials": "trials",
     }
-    keep = ["method", "parameter", "n_trials", "n", "bias", "rmse", "log_bias", "ratio"]
-    keep += ["log_rmse", "pearson_r", "spearman_r"]
-    cell_keep = ["method", "parameter", "n_trials", "cell", "n", "bias", "rmse", "ratio"]
-    cell_keep += ["log_rmse"]
+    keep = ["method", "parameter", "n_trials", "n", "bias", "rmse"]
+    if model.log_params:
+        keep += ["log_bias", "ratio", "log_rmse"]
+    keep += ["pearson_r", "spearman_r"]
+    cell_keep = ["method", "parameter", "n_trials", "cell", "n", "bias", "rmse"]
+    if model.log_params:
+        cell_keep += ["ratio", "log_rmse"]
     return {
         "pooled": _table(pooled[[c for c in keep if c in pooled]], head),
         "cells": _table(cells[[c for c in cell_keep if c in cells]], head),
     }
 
 
-def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> dict[str, Any]:
+def _diagnostics(
+    diag: pd.DataFrame | None, model: Model, rhat_max: float, ess_min: float
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "rhat_max": f"{rhat_max:g}",
         "ess_min": f"{ess_min:g}",
         "counts": None,
         "flagged": None,
         "se_limits": ", ".join(
-            f"{hi - lo:.3g} for {kind}({p})" for p, (kind, (lo, hi)) in MLE_FREE.items()
+            f"{p.mle_box[1] - p.mle_box[0]:.3g} for {p.transform.name}({p.name})"
+            for p in model.params
         ),
     }
     if diag is None or diag.empty:
@@ -387,7 +454,7 @@ def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> 
     counts = diag.groupby("method", sort=False).size().rename("flagged fits").reset_index()
     if "status" in diag.columns:
         # fits that are not ok, per status: failed, or for maximum likelihood
-        # unusable_se / nonfinite (rlrecover.mle.usability)
+        # unusable_se / nonfinite (rlrecover.inference.mle.usability)
         status = diag["status"].astype(str).str.strip().str.lower()
         for st in sorted(set(status) - {"ok"}):
             per = (status == st).groupby(diag["method"], sort=False).sum()
@@ -420,7 +487,7 @@ def _diagnostics(diag: pd.DataFrame | None, rhat_max: float, ess_min: float) -> 
     return out
 
 
-def _runtime(runtime: pd.DataFrame) -> Table:
+def _runtime(runtimes: Mapping[str, pd.DataFrame]) -> Table | None:
     head = {
         "n_fits": "fits",
         "n_ok": "ok",
@@ -431,13 +498,48 @@ def _runtime(runtime: pd.DataFrame) -> Table:
         "median_seconds": "median (s)",
         "max_seconds": "max (s)",
     }
-    return _table(_ordered(runtime), head)
+    frames = [_ordered(t).assign(model=m) for m, t in runtimes.items() if t is not None]
+    if not frames:
+        return None
+    table = pd.concat(frames, ignore_index=True)
+    table = table[["model", *[c for c in table.columns if c != "model"]]]
+    return _table(table, head)
 
 
-def _maybe_table(df: pd.DataFrame | None, headers: Mapping[str, str] | None = None):
+def _maybe_table(df: pd.DataFrame | None, model: Model, headers: Mapping[str, str] | None = None):
     if df is None or df.empty:
         return None
-    return _table(_ordered(df), {**_TRUE_HEADERS, "n_trials": "trials", **(headers or {})})
+    return _table(_ordered(df), {**_true_headers(model), "n_trials": "trials", **(headers or {})})
+
+
+def _headline(summary: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The first screen: one row per model, parameter and method, linked to the model."""
+    if summary is None or summary.empty:
+        return None
+    head = {
+        "parameter": "parameter",
+        "method": "method",
+        "n_trials": "trials",
+        "pearson_r": "corr(truth, est.)",
+        "rmse": "RMSE",
+        "error_scale": "RMSE of",
+        "coverage90": "90% coverage",
+        "sbc_inside_band": "SBC: inside band",
+        "sbc_p_value": "SBC p",
+        "exact_checked": "checked vs reference",
+        "exact_outliers": "|z| > 4",
+        "exact_reliable": "reference reliable",
+        "min_trials_for_corr": "fewest trials for corr",
+        "min_trials_for_target": "fewest trials for RMSE target",
+    }
+    cols = [c for c in ["model", *head] if c in summary.columns]
+    table = _table(summary[cols], head)
+    models = summary["model"].astype(str).tolist()
+    rows = []
+    for i, (model, row) in enumerate(zip(models, table["rows"], strict=True)):
+        first = i == 0 or models[i - 1] != model
+        rows.append({"model": model, "first": first, "cells": row[1:]})
+    return {"columns": table["columns"][1:], "rows": rows}
 
 
 def package_versions() -> dict[str, str]:
@@ -464,32 +566,31 @@ def package_versions() -> dict[str, str]:
 def render_report(
     *,
     config: Mapping[str, Any],
-    tables: Mapping[str, pd.DataFrame],
-    images: Mapping[str, str | os.PathLike[str]],
+    models: Mapping[str, Mapping[str, Any]],
+    summary: pd.DataFrame | None = None,
     versions: Mapping[str, str] | None = None,
     rhat_max: float = RHAT_MAX,
     ess_min: float = ESS_MIN,
-    title: str = "Q-learning parameter recovery report",
+    title: str = "Parameter recovery report",
 ) -> str:
     """The report as an HTML string (pure; reads only the image files).
 
     Parameters
     ----------
     config : mapping
-        The workflow config, shown as YAML.
-    tables : mapping of str to pandas.DataFrame
-        ``recovery`` (required) and, where available, ``recovery_metrics``,
-        ``coverage``, ``diagnostics``, ``runtime``, ``tradeoff``, ``design``,
-        ``design_cells``, ``exact_check``, ``sbc`` and ``sbc_coverage_curve``
-        (the workflow's tables of the same names). A missing one leaves its part of
-        the page out with a note.
-    images : mapping of str to path-like
-        Figure files by name: ``recovery_alpha``, ``recovery_beta``, ``coverage``,
-        ``coverage_curve``, ``map_bias``, ``map_rmse``, ``map_coverage90``,
-        ``map_flagged``, ``tradeoff``, ``design``, ``exact_check``, ``sbc_ranks``,
-        ``sbc_ecdf``, ``sbc_coverage_curve``. Each is shown in its section with a
-        short reading under it; names not listed here go to the end of "Where does
-        recovery work?".
+        The workflow config, shown as YAML; its ``models`` entries describe the truths.
+    models : mapping of str to mapping
+        Per model of the study, in report order: ``{"tables": {name: DataFrame},
+        "images": {name: path}}``. ``tables`` holds ``recovery`` (the model's rows of
+        the recovery table, required) and, where available, the model's tables of the
+        workflow (``recovery_metrics``, ``coverage``, ``diagnostics``, ``runtime``,
+        ``tradeoff``, ``correlations``, ``error_dependence``, ``design``,
+        ``design_cells``, ``exact_check``, ``sbc``, ``sbc_coverage_curve``); ``images``
+        its figures (:func:`rlrecover.report.layout.figure_names`, ``exact_check`` and
+        the SBC figures). A missing one leaves its part of the page out with a note.
+    summary : pandas.DataFrame, optional
+        The headline table (:func:`rlrecover.analysis.headline.headline_table` of
+        every model), shown first.
     versions : mapping of str to str, optional
         Software versions to state (default: :func:`package_versions`).
     rhat_max, ess_min : float
@@ -507,45 +608,55 @@ def render_report(
     FileNotFoundError
         If an image file does not exist.
     """
-    recovery = tables["recovery"]
-    figures = {str(k): _figure(str(k), p) for k, p in images.items()}
+    from rlrecover import models as library
+
     versions = dict(versions) if versions is not None else package_versions()
-    metrics = tables.get("recovery_metrics")
+    entries = config.get("models", {}) if isinstance(config, Mapping) else {}
+    parts = []
+    for name, given in models.items():
+        model = library.get(name)
+        tables = given.get("tables", {})
+        recovery = tables["recovery"]
+        metrics = tables.get("recovery_metrics")
+        parts.append(
+            {
+                "name": name,
+                "model": model,
+                "anchor": f"model-{name}",
+                "fig": {str(k): _figure(str(k), p) for k, p in given.get("images", {}).items()},
+                "facts": _facts(model, entries.get(name, {}), recovery),
+                "sampler": _sampler(model, tables.get("exact_check"), recovery),
+                "calibration": _calibration(tables, model),
+                "metrics": _metrics(metrics, model) if metrics is not None else None,
+                "tradeoff": _maybe_table(tables.get("tradeoff"), model),
+                "correlations": _maybe_table(tables.get("correlations"), model),
+                "design": _maybe_table(tables.get("design"), model),
+                "design_cells": _maybe_table(tables.get("design_cells"), model),
+                "diagnostics": _diagnostics(tables.get("diagnostics"), model, rhat_max, ess_min),
+                "maps": "map_rmse" in given.get("images", {}),
+            }
+        )
+    runtimes = {p["name"]: models[p["name"]]["tables"].get("runtime") for p in parts}
     return _ENV.get_template(_TEMPLATE).render(
         title=title,
-        sections=SECTIONS,
-        fig=figures,
-        summary=_summary(config, recovery),
-        sampler=_sampler(tables.get("exact_check"), recovery),
-        calibration=_calibration(tables),
-        metrics=_metrics(metrics) if metrics is not None else None,
-        tradeoff=_maybe_table(tables.get("tradeoff")),
-        design=_maybe_table(tables.get("design")),
-        design_cells=_maybe_table(tables.get("design_cells")),
-        diagnostics=_diagnostics(tables.get("diagnostics"), rhat_max, ess_min),
-        runtime=_runtime(tables["runtime"]) if "runtime" in tables else None,
+        model_sections=MODEL_SECTIONS,
+        study_sections=STUDY_SECTIONS,
+        parts=parts,
+        headline=_headline(summary),
+        runtime=_runtime(runtimes),
         config_yaml=_config_yaml(config),
         versions=_table(pd.DataFrame(list(versions.items()), columns=["software", "version"])),
     )
 
 
-def write_report(
-    path: str | os.PathLike[str],
-    *,
-    config: Mapping[str, Any],
-    tables: Mapping[str, pd.DataFrame],
-    images: Mapping[str, str | os.PathLike[str]],
-    versions: Mapping[str, str] | None = None,
-    rhat_max: float = RHAT_MAX,
-    ess_min: float = ESS_MIN,
-) -> Path:
+def write_report(path: str | os.PathLike[str], **kwargs: Any) -> Path:
     """Write the self-contained HTML report to ``path``.
 
     Parameters
     ----------
     path : path-like
         Output ``.html`` file (parent directories are created).
-    config, tables, images, versions, rhat_max, ess_min
+    **kwargs
         As in :func:`render_report`.
 
     Returns
@@ -553,14 +664,7 @@ def write_report(
     pathlib.Path
         ``path``.
     """
-    text = render_report(
-        config=config,
-        tables=tables,
-        images=images,
-        versions=versions,
-        rhat_max=rhat_max,
-        ess_min=ess_min,
-    )
+    text = render_report(**kwargs)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -830,20 +830,24 @@ def draw_figures(
 def plots_job(
     inputs: Mapping[str, PathLike],
     outputs: Mapping[str, PathLike],
+    model_name: str,
+    design_kind: str,
     log_path: PathLike,
     processes: int = 1,
     here: bool = True,
 ) -> None:
-    """Every figure of a recovery study.
+    """Every figure of one model's recovery study (:func:`rlrecover.report.layout.figure_names`).
 
     Parameters
     ----------
     inputs : mapping of str to path-like
-        ``recovery``, ``coverage``, ``coverage_curve``, ``tradeoff``, ``design``.
+        ``recovery`` and the model's tables by name.
     outputs : mapping of str to path-like
-        ``recovery_{param}`` for each parameter, ``coverage``, ``coverage_curve``,
-        ``map_bias``, ``map_rmse``, ``map_coverage90``, ``map_flagged``, ``tradeoff``
-        and ``design``.
+        Where each figure goes.
+    model_name : str
+        The model.
+    design_kind : {"grid", "sobol", "prior"}
+        How its truths are given.
     log_path : path-like
         The job's log.
     processes : int, default 1
@@ -851,34 +855,49 @@ def plots_job(
     here : bool, default True
         Whether this process draws too (:func:`draw_figures`).
     """
-    from rlrecover import plots, sbc
-    from rlrecover.qlearning import PARAMS
+    from rlrecover import models
+    from rlrecover.report import figures as fig
+    from rlrecover.report.layout import figure_names
+
+    model = models.get(model_name)
 
     def table(name: str) -> pd.DataFrame:
         return pd.read_csv(inputs[name], sep="\t")
 
     with job_log(log_path) as log:
-        recovery = read_recovery(inputs["recovery"])
-        # the maps and recovery figures take longest; started first, they finish first
-        figures = {
-            f"map_{metric}": (plots.plot_grid_map, (recovery, metric))
-            for metric in ("bias", "rmse", "coverage90", "flagged")
+        recovery = model_recovery(inputs["recovery"], model)
+        makers = {
+            **{
+                f"map_{metric}": (fig.plot_grid_map, (recovery, model, metric))
+                for metric in ("bias", "rmse", "coverage90", "flagged")
+            },
+            **{f"recovery_{p}": (fig.plot_recovery, (recovery, model, p)) for p in model.param_names},
+            "error_dependence": (fig.plot_error_dependence, (table_or_none(inputs, "error_dependence"), model)),
+            "correlations": (fig.plot_correlations, (table_or_none(inputs, "correlations"), model)),
+            "tradeoff": (fig.plot_tradeoff, (table_or_none(inputs, "tradeoff"), model)),
+            "design": (fig.plot_design, (table("design"), model)),
+            "coverage": (fig.plot_coverage, (table("coverage"), model)),
+            "coverage_curve": (fig.plot_coverage_curve, (table("coverage_curve"), model)),
         }
-        figures.update({f"recovery_{p}": (plots.plot_recovery, (recovery, p)) for p in PARAMS})
-        figures["tradeoff"] = (plots.plot_tradeoff, (table("tradeoff"),))
-        figures["design"] = (plots.plot_design, (table("design"),))
-        figures["coverage"] = (plots.plot_coverage, (table("coverage"),))
-        figures["coverage_curve"] = (sbc.plot_coverage_curve, (table("coverage_curve"),))
-        draw_figures(figures, outputs, processes, log, here)
+        # the maps and recovery figures take longest; started first, they finish first
+        names = figure_names(model, design_kind)
+        order = sorted(names, key=lambda n: (not n.startswith(("map_", "recovery_")), 0))
+        draw_figures({n: makers[n] for n in order}, outputs, processes, log, here)
+
+
+def table_or_none(inputs: Mapping[str, PathLike], name: str) -> pd.DataFrame | None:
+    """Table ``name`` of a job's inputs, or None when the job has no such input."""
+    return pd.read_csv(inputs[name], sep="\t") if name in inputs else None
 
 
 def sbc_plots_job(
     inputs: Mapping[str, PathLike],
     outputs: Mapping[str, PathLike],
+    model_name: str,
     log_path: PathLike,
     processes: int = 1,
 ) -> None:
-    """SBC rank histogram, ECDF difference and coverage curve.
+    """One model's SBC rank histogram, ECDF difference and coverage curve.
 
     Parameters
     ----------
@@ -886,25 +905,29 @@ def sbc_plots_job(
         ``recovery`` (the SBC recovery table) and ``coverage_curve``.
     outputs : mapping of str to path-like
         ``sbc_ranks``, ``sbc_ecdf``, ``sbc_coverage_curve``.
+    model_name : str
+        The model.
     log_path : path-like
         The job's log.
     processes : int, default 1
         Processes drawing the figures side by side, this one included
         (:func:`draw_figures`).
     """
-    from rlrecover import sbc
+    from rlrecover import models
+    from rlrecover.report import figures as fig
 
+    model = models.get(model_name)
     with job_log(log_path) as log:
-        recovery = read_recovery(inputs["recovery"])
+        recovery = model_recovery(inputs["recovery"], model)
         curve = pd.read_csv(inputs["coverage_curve"], sep="\t")
         # With two processes the first goes to a worker and the second is drawn here:
         # the ECDF figure needs the simultaneous band, which the SBC tables job
         # computed in this process in a threaded run (a worker computes it again:
         # 0.55 s of the figure's 1.2 s).
         figures = {
-            "sbc_ranks": (sbc.plot_sbc_ranks, (recovery,)),
-            "sbc_ecdf": (sbc.plot_sbc_ecdf, (recovery,)),
-            "sbc_coverage_curve": (sbc.plot_coverage_curve, (curve,)),
+            "sbc_ranks": (fig.plot_sbc_ranks, (recovery, model)),
+            "sbc_ecdf": (fig.plot_sbc_ecdf, (recovery, model)),
+            "sbc_coverage_curve": (fig.plot_coverage_curve, (curve, model)),
         }
         draw_figures(figures, outputs, processes, log)
 
@@ -1065,7 +1088,7 @@ def exact_table_job(
         The job's log.
     """
     from rlrecover import models
-    from rlrecover.report.exact import plot_exact_check
+    from rlrecover.report.figures import plot_exact_check
 
     model = models.get(model_name)
     with job_log(log_path) as log:
@@ -1079,10 +1102,37 @@ def exact_table_job(
         log(f"wrote {plot_path}")
 
 
+def summary_table_job(inputs: Mapping[str, PathLike], output: PathLike, log_path: PathLike) -> None:
+    """The headline table of every model: the report's first screen, as a table.
+
+    Parameters
+    ----------
+    inputs : mapping of str to path-like
+        ``{model}__{name}`` for each model's ``recovery_metrics``, ``coverage``,
+        ``design``, ``exact_check`` and (with SBC) ``sbc`` tables, models in study order.
+    output : path-like
+        ``results/tables/summary.tsv``.
+    log_path : path-like
+        The job's log.
+    """
+    from rlrecover import models
+    from rlrecover.analysis.headline import headline_table
+
+    with job_log(log_path) as log:
+        by_model: dict[str, dict[str, pd.DataFrame]] = {}
+        for key, path in inputs.items():
+            model, _, name = str(key).partition("__")
+            by_model.setdefault(model, {})[name] = pd.read_csv(path, sep="\t")
+        frames = [headline_table(models.get(m), tables) for m, tables in by_model.items()]
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        table.to_csv(output, sep="\t", index=False)
+        log(f"wrote {len(table)} rows to {output}")
+
+
 def report_job(
     output: PathLike,
-    tables: Mapping[str, PathLike],
-    images: Mapping[str, PathLike],
+    tables: Mapping[str, Any],
+    images: Mapping[str, Mapping[str, PathLike]],
     config: Mapping[str, Any],
     log_path: PathLike,
 ) -> None:
@@ -1092,28 +1142,33 @@ def report_job(
     ----------
     output : path-like
         ``results/report.html``.
-    tables : mapping of str to path-like
-        The tables by name: ``recovery`` (the recovery table) and any of the names
-        :func:`rlrecover.report.render_report` shows.
-    images : mapping of str to path-like
-        Figure files by name.
+    tables : mapping
+        ``recovery`` (the recovery table), ``summary`` (the headline table), and
+        ``models``: each model's tables by name (``{model: {name: path}}``).
+    images : mapping of str to mapping
+        Each model's figure files by name.
     config : mapping
         The validated config, shown in the report.
     log_path : path-like
         The job's log.
     """
-    from rlrecover.report import package_versions, write_report
+    from rlrecover import models
+    from rlrecover.report.html import package_versions, write_report
 
     with job_log(log_path) as log:
-        frames = {
-            name: read_recovery(path)
-            if name in ("recovery", "sbc_recovery")
-            else pd.read_csv(path, sep="\t")
-            for name, path in tables.items()
-        }
+        parts = {}
+        for name, paths in tables["models"].items():
+            model = models.get(name)
+            frames = {t: pd.read_csv(p, sep="\t") for t, p in paths.items()}
+            frames["recovery"] = model_recovery(tables["recovery"], model)
+            parts[name] = {"tables": frames, "images": dict(images.get(name, {}))}
         versions = package_versions()
         write_report(
-            output, config=dict(config), tables=frames, images=dict(images), versions=versions
+            output,
+            config=dict(config),
+            models=parts,
+            summary=pd.read_csv(tables["summary"], sep="\t") if "summary" in tables else None,
+            versions=versions,
         )
         log(f"wrote {output}")
         log("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

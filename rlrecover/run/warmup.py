@@ -79,7 +79,7 @@ class _Warmup:
         self.on_ready = on_ready
         payload = json.dumps([_to_json(s) for s in self.specs])
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rlrecover.warmup", payload, json.dumps(list(kernels))],
+            [sys.executable, "-m", "rlrecover.run.warmup", payload, json.dumps(list(kernels))],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
