@@ -1,4 +1,9 @@
-"""Tests of rlrecover.analysis on synthetic recovery tables with known answers."""
+"""Tests of rlrecover.analysis (metrics, coverage, design, trade-off) with known answers.
+
+The hand-computed tables are of ``rw`` (alpha, beta), the one-model tables of the
+releases before the model library; tests/test_tradeoff.py and tests/test_headline.py
+check the tables for other numbers of parameters.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +16,39 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rlrecover.analysis import (
-    coverage_table,
-    design_cells_table,
-    design_table,
-    diagnostics,
+from rlrecover import models
+from rlrecover.analysis.common import (
+    cells_of,
     estimate_mask,
     flag_reasons,
-    grid_map_table,
+    grid_values,
     is_missing,
     ok_mask,
-    recovery_metrics,
-    runtime_table,
-    tradeoff_table,
     wilson_interval,
 )
+from rlrecover.analysis.coverage import coverage_table
+from rlrecover.analysis.design import (
+    default_rmse_targets,
+    design_cells_table,
+    design_table,
+    rmse_targets,
+)
+from rlrecover.analysis.metrics import diagnostics, grid_map_table, recovery_metrics, runtime_table
+from rlrecover.analysis.tradeoff import tradeoff_table
 from rlrecover.summary import empty_row, interval_columns, summary_columns
+
+RW = models.get("rw")
+
+
+def columns(levels):
+    """The recovery columns of rw at ``levels``."""
+    return summary_columns(RW.param_names, levels)
+
+
+def row_of(levels, method, truth, replicate, n_trials):
+    """An empty rw summary row."""
+    return empty_row("rw", levels, method, truth, replicate, n_trials)
+
 
 LEVELS = (0.5, 0.9)
 ALPHAS = (0.2, 0.6)
@@ -49,7 +71,7 @@ def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0, trials=
         for i, a in enumerate(ALPHAS):
             for j, b in enumerate(BETAS):
                 for r, n_trials in itertools.product(range(N_REP), trials):
-                    row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, n_trials)
+                    row = row_of(LEVELS, method, {"alpha": a, "beta": b}, r, n_trials)
                     if i == 0 and j == 0 and n_trials == trials[0] and r >= N_REP - n_failed:
                         row.update(status="failed", error="boom: sampler crashed", seconds=0.5)
                         rows.append(row)
@@ -71,17 +93,17 @@ def make_recovery(methods=("mle", "pymc_bernoulli"), seed=1, n_failed=0, trials=
                         row.update(rhat_max=1.001, ess_bulk_min=1500.0, ess_tail_min=1200.0)
                         row["divergences"] = 0.0
                     rows.append(row)
-    return pd.DataFrame(rows, columns=summary_columns(LEVELS))
+    return pd.DataFrame(rows, columns=columns(LEVELS))
 
 
 def test_bias_rmse_hand_computed():
     rows = []
     for r, err in enumerate([0.1, -0.2, 0.4]):
-        row = empty_row(LEVELS, "mle", {"alpha": 0.5, "beta": 5.0}, r, 100)
+        row = row_of(LEVELS, "mle", {"alpha": 0.5, "beta": 5.0}, r, 100)
         row.update(alpha_est=0.5 + err, beta_est=5.0 - 2 * err)
         rows.append(row)
-    rec = pd.DataFrame(rows, columns=summary_columns(LEVELS))
-    m = recovery_metrics(rec)
+    rec = pd.DataFrame(rows, columns=columns(LEVELS))
+    m = recovery_metrics(rec, RW)
     a = m[(m.parameter == "alpha") & (m.cell == "all")].iloc[0]
     assert a.n == 3
     assert a.bias == pytest.approx(0.1)
@@ -95,7 +117,7 @@ def test_metrics_layout_and_correlations():
     rec = make_recovery()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        m = recovery_metrics(rec)
+        m = recovery_metrics(rec, RW)
     # n_trials joined the grouping keys and the log-scale columns came at the end
     assert list(m.columns) == [
         "method", "parameter", "n_trials", "cell", "alpha_true", "beta_true",
@@ -131,11 +153,11 @@ def test_metrics_layout_and_correlations():
 
 def test_failed_rows_excluded_from_metrics_and_coverage():
     rec = make_recovery(n_failed=3)
-    m = recovery_metrics(rec)
+    m = recovery_metrics(rec, RW)
     first = m[(m.cell == "alpha~0.2/beta~2") & (m.parameter == "alpha")]
     assert (first.n == N_REP - 3).all()
     assert (m[m.cell == "all"].n == 4 * N_REP - 3).all()
-    c = coverage_table(rec, LEVELS)
+    c = coverage_table(rec, RW, LEVELS)
     sel = c[(c.cell == "alpha~0.2/beta~2") & (c.level == 0.9)]
     # replicates 7, 8, 9 failed; of 0..6 all are covered at 0.9
     assert (sel.n == 7).all() and (sel.covered == 7).all()
@@ -150,7 +172,7 @@ def test_all_failed_method_gives_empty_rows():
     dead["beta_est"] = np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        m = recovery_metrics(pd.concat([dead, rec], ignore_index=True))
+        m = recovery_metrics(pd.concat([dead, rec], ignore_index=True), RW)
     assert list(m.method.unique()) == ["mle", "pymc_potential"]
     dm = m[m.method == "pymc_potential"]
     assert (dm.n == 0).all() and dm.bias.isna().all() and dm.rmse.isna().all()
@@ -202,7 +224,7 @@ def test_wilson_hand_computed():
 
 def test_coverage_counts_exact():
     rec = make_recovery()
-    c = coverage_table(rec, LEVELS)
+    c = coverage_table(rec, RW, LEVELS)
     assert list(c.columns) == [
         "method", "parameter", "cell", "alpha_true", "beta_true", "level",
         "n", "covered", "coverage", "ci_low", "ci_high", "n_fits", "n_excluded", "excluded",
@@ -226,13 +248,13 @@ def test_coverage_missing_intervals_and_columns():
     rec = make_recovery()
     lo, hi = interval_columns("beta", 0.5)
     rec.loc[rec.method == "mle", [lo, hi]] = np.nan
-    c = coverage_table(rec, LEVELS)
+    c = coverage_table(rec, RW, LEVELS)
     sel = c[(c.method == "mle") & (c.parameter == "beta") & (c.level == 0.5)]
     assert (sel.n == 0).all() and sel.coverage.isna().all() and sel.ci_low.isna().all()
     assert (sel.n_excluded == sel.n_fits).all() and (sel.n_fits > 0).all()
     assert (sel.excluded == sel.n_fits.map(lambda k: f"no finite interval {k}")).all()
     with pytest.raises(KeyError, match="alpha_lower_80"):
-        coverage_table(rec, [0.8])
+        coverage_table(rec, RW, [0.8])
 
 
 def test_diagnostics_flags(tmp_path):
@@ -250,7 +272,7 @@ def test_diagnostics_flags(tmp_path):
     rec.to_csv(path, sep="\t", index=False)
     back = pd.read_csv(path, sep="\t")
     for table in (rec, back):
-        d = diagnostics(table)
+        d = diagnostics(table, RW)
         assert {"method", "cell", "replicate", "reason"} <= set(d.columns)
         assert len(d) == 2 + 4 + 2 * 2
         failed = d[d.status == "failed"]
@@ -262,8 +284,8 @@ def test_diagnostics_flags(tmp_path):
         both = d[d.reason.str.contains("R-hat 1.02")]
         assert len(both) == 1 and "1 divergence" in both.reason.iloc[0]
         assert list(d.method.unique()) == ["mle", "pymc_bernoulli"]
-    assert diagnostics(make_recovery()).empty
-    assert len(diagnostics(rec, rhat_max=1.1, ess_min=100)) == 2 + 4 + 2
+    assert diagnostics(make_recovery(), RW).empty
+    assert len(diagnostics(rec, RW, rhat_max=1.1, ess_min=100)) == 2 + 4 + 2
 
 
 def test_runtime_table():
@@ -282,10 +304,10 @@ def test_runtime_table():
 def test_log_metrics_hand_computed():
     rows = []
     for r, factor in enumerate([2.0, 0.5, 1.0, 4.0]):
-        row = empty_row(LEVELS, "pymc_potential", {"alpha": 0.5, "beta": 3.0}, r, 100)
+        row = row_of(LEVELS, "pymc_potential", {"alpha": 0.5, "beta": 3.0}, r, 100)
         row.update(alpha_est=0.5, beta_est=3.0 * factor)
         rows.append(row)
-    m = recovery_metrics(pd.DataFrame(rows, columns=summary_columns(LEVELS)))
+    m = recovery_metrics(pd.DataFrame(rows, columns=columns(LEVELS)), RW)
     b = m[(m.parameter == "beta") & (m.cell == "all")].iloc[0]
     # log(est/true) = ln2 * [1, -1, 0, 2]
     ln2 = math.log(2.0)
@@ -299,12 +321,12 @@ def test_log_metrics_hand_computed():
 def test_log_metrics_nan_for_non_positive_estimate():
     rows = []
     for r, est in enumerate([0.0, 2.0, 4.0]):
-        row = empty_row(LEVELS, "mle", {"alpha": 0.5, "beta": 2.0}, r, 100)
+        row = row_of(LEVELS, "mle", {"alpha": 0.5, "beta": 2.0}, r, 100)
         row.update(alpha_est=0.5, beta_est=est)
         rows.append(row)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        m = recovery_metrics(pd.DataFrame(rows, columns=summary_columns(LEVELS)))
+        m = recovery_metrics(pd.DataFrame(rows, columns=columns(LEVELS)), RW)
     b = m[(m.parameter == "beta") & (m.cell == "all")].iloc[0]
     assert b.n == 3 and b.bias == pytest.approx(0.0)
     assert math.isnan(b.log_bias) and math.isnan(b.log_rmse)
@@ -312,7 +334,7 @@ def test_log_metrics_nan_for_non_positive_estimate():
 
 def test_metrics_per_n_trials():
     rec = make_recovery(trials=(50, 400), n_failed=2)
-    m = recovery_metrics(rec)
+    m = recovery_metrics(rec, RW)
     n_cells = len(ALPHAS) * len(BETAS)
     assert len(m) == 2 * 2 * 2 * (1 + n_cells)
     assert m.n_trials.dtype == np.int64
@@ -345,18 +367,18 @@ def test_metrics_per_n_trials():
 
 def test_metrics_without_n_trials_column():
     rec = make_recovery().drop(columns="n_trials")
-    m = recovery_metrics(rec)
+    m = recovery_metrics(rec, RW)
     assert m.n_trials.isna().all()
     assert len(m) == 2 * 2 * (1 + len(ALPHAS) * len(BETAS))
-    d = diagnostics(make_recovery(n_failed=1).drop(columns="n_trials"))
+    d = diagnostics(make_recovery(n_failed=1).drop(columns="n_trials"), RW)
     assert len(d) == 2 and d.n_trials.isna().all()
 
 
 def test_diagnostics_name_the_number_of_trials():
     rec = make_recovery(trials=(50, 400), n_failed=1)
-    d = diagnostics(rec)
+    d = diagnostics(rec, RW)
     assert d.n_trials.tolist() == [50, 50] and d.n_trials.dtype == np.int64
-    reasons = flag_reasons(rec)
+    reasons = flag_reasons(rec, RW)
     assert len(reasons) == len(rec) and sum(bool(r) for r in reasons) == 2
 
 
@@ -375,7 +397,7 @@ PLAN = {
 }
 
 
-def make_plan_table(ab_corr=True):
+def make_plan_table(post_corr=True):
     """Two methods, two cells, two lengths, 4 replicates, hand-chosen estimates.
 
     Replicates 0-2 have a 90% interval holding the truth, replicate 3 one missing it;
@@ -387,7 +409,7 @@ def make_plan_table(ab_corr=True):
     for (method, n_trials), cells in PLAN.items():
         for (a, b), (errs, factors) in cells.items():
             for r in range(4):
-                row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, r, n_trials)
+                row = row_of(LEVELS, method, {"alpha": a, "beta": b}, r, n_trials)
                 row.update(alpha_est=a + errs[r], beta_est=b * factors[r])
                 for p, t in (("alpha", a), ("beta", b)):
                     lo, hi = interval_columns(p, 0.9)
@@ -401,18 +423,17 @@ def make_plan_table(ab_corr=True):
                         row["at_bound"] = True
                 else:
                     row.update(rhat_max=1.0, ess_bulk_min=1000.0, divergences=0.0)
-                    row["ab_corr"] = [0.2, 0.4, math.nan, 0.6][r] if ab_corr else math.nan
+                    row["corr_alpha_beta"] = (
+                        [0.2, 0.4, math.nan, 0.6][r] if post_corr else math.nan
+                    )
                     if n_trials == 400 and (a, b) == C2 and r == 1:
                         row["divergences"] = 2.0
                 rows.append(row)
             if method == "mle" and n_trials == 50 and (a, b) == C1:
-                row = empty_row(LEVELS, method, {"alpha": a, "beta": b}, 4, n_trials)
+                row = row_of(LEVELS, method, {"alpha": a, "beta": b}, 4, n_trials)
                 row.update(status="failed", error="boom")
                 rows.append(row)
-    rec = pd.DataFrame(rows, columns=summary_columns(LEVELS))
-    if ab_corr:
-        rec["ab_corr"] = [r.get("ab_corr", math.nan) for r in rows]
-    return rec
+    return pd.DataFrame(rows, columns=columns(LEVELS))
 
 
 def _rms(x):
@@ -422,7 +443,7 @@ def _rms(x):
 def test_grid_map_table_hand_computed():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        g = grid_map_table(make_plan_table())
+        g = grid_map_table(make_plan_table(), RW)
     assert list(g.columns) == [
         "method", "parameter", "n_trials", "cell", "alpha_true", "beta_true", "n",
         "bias", "rmse", "log_bias", "log_rmse", "rel_rmse", "coverage90",
@@ -452,22 +473,23 @@ def test_grid_map_table_hand_computed():
 
 def test_grid_map_table_without_intervals_or_n_trials():
     rec = make_plan_table().drop(columns=[*interval_columns("alpha", 0.9)])
-    g = grid_map_table(rec)
+    g = grid_map_table(rec, RW)
     assert g[g.parameter == "alpha"].coverage90.isna().all()
     assert (g[g.parameter == "alpha"].n_interval == 0).all()
     assert g[g.parameter == "beta"].coverage90.notna().all()
-    assert "coverage50" in grid_map_table(rec, level=0.5).columns
-    g1 = grid_map_table(make_recovery().drop(columns="n_trials"))
+    assert "coverage50" in grid_map_table(rec, RW, level=0.5).columns
+    g1 = grid_map_table(make_recovery().drop(columns="n_trials"), RW)
     assert g1.n_trials.isna().all() and (g1.n == N_REP).all()
 
 
 def test_tradeoff_table_hand_computed():
-    t = tradeoff_table(make_plan_table())
+    t = tradeoff_table(make_plan_table(), RW)
     assert list(t.columns) == [
-        "method", "n_trials", "cell", "alpha_true", "beta_true", "n",
-        "est_corr", "est_spearman", "n_ab_corr", "ab_corr_mean",
+        "method", "n_trials", "cell", "alpha_true", "beta_true", "param_1", "param_2", "n",
+        "est_corr", "est_spearman", "n_post_corr", "post_corr_mean",
     ]  # fmt: skip
     assert len(t) == 2 * 2 * 2
+    assert (t.param_1 == "alpha").all() and (t.param_2 == "beta").all()
     row = t.set_index(["method", "n_trials", "cell"])
     # BAD: log(beta_est) = log(2) - log(2) * err / 0.2, a falling line in alpha_est
     bad = row.loc[("mle", 50, "alpha~0.2/beta~2")]
@@ -475,18 +497,18 @@ def test_tradeoff_table_hand_computed():
     # GOOD: alpha high <-> beta high, two values each
     good = row.loc[("mle", 400, "alpha~0.2/beta~2")]
     assert good.est_corr == pytest.approx(1.0)
-    assert row.loc[("mle", 400, "alpha~0.2/beta~2")].n_ab_corr == 0
-    assert math.isnan(row.loc[("mle", 400, "alpha~0.2/beta~2")].ab_corr_mean)
+    assert row.loc[("mle", 400, "alpha~0.2/beta~2")].n_post_corr == 0
+    assert math.isnan(row.loc[("mle", 400, "alpha~0.2/beta~2")].post_corr_mean)
     pm = row.loc[("pymc_potential", 50, "alpha~0.6/beta~8")]
-    assert pm.n_ab_corr == 3 and pm.ab_corr_mean == pytest.approx(0.4)
-    t2 = tradeoff_table(make_plan_table(ab_corr=False))
-    assert t2.ab_corr_mean.isna().all() and (t2.n_ab_corr == 0).all()
+    assert pm.n_post_corr == 3 and pm.post_corr_mean == pytest.approx(0.4)
+    t2 = tradeoff_table(make_plan_table(post_corr=False), RW)
+    assert t2.post_corr_mean.isna().all() and (t2.n_post_corr == 0).all()
     assert t2.est_corr.tolist() == pytest.approx(t.est_corr.tolist())
 
 
 def test_design_table_hand_computed():
     rec = make_plan_table()
-    d = design_table(rec, min_corr=0.8)
+    d = design_table(rec, RW, min_corr=0.8)
     assert list(d.columns) == [
         "method", "parameter", "n_trials", "n", "rmse", "rel_rmse", "log_rmse", "truth_corr",
         "corr_scale", "coverage90", "flagged_share", "target_kind", "target",
@@ -527,31 +549,31 @@ def test_design_table_hand_computed():
     # correlation criterion, with min_corr between the two lengths' values
     corr = d[(d.method == "mle") & (d.parameter == "alpha")].truth_corr.tolist()
     assert corr[0] < corr[1]
-    mid = design_table(rec, min_corr=(corr[0] + corr[1]) / 2)
+    mid = design_table(rec, RW, min_corr=(corr[0] + corr[1]) / 2)
     sel = mid[(mid.method == "mle") & (mid.parameter == "alpha")]
     assert sel.meets_corr.tolist() == [False, True] and (sel.min_trials_for_corr == 400).all()
-    low = design_table(rec, min_corr=-1.0)
+    low = design_table(rec, RW, min_corr=-1.0)
     assert (low.min_trials_for_corr == 50).all()
-    high = design_table(rec, min_corr=1.01)
+    high = design_table(rec, RW, min_corr=1.01)
     assert high.min_trials_for_corr.isna().all()
 
 
 def test_design_table_targets_validated_and_optional():
     rec = make_plan_table()
-    d = design_table(rec, rmse_targets={"beta": ("absolute", 1.0)})
+    d = design_table(rec, RW, {"beta": ("absolute", 1.0)})
     a = d[d.parameter == "alpha"]
     assert (a.target_kind == "").all() and a.target.isna().all()
     assert not a.meets_target.any() and a.min_trials_for_target.isna().all()
     b = d[d.parameter == "beta"]
     assert (b.target_error == b.rmse).all()
     with pytest.raises(ValueError, match="gamma"):
-        design_table(rec, rmse_targets={"gamma": ("absolute", 1.0)})
+        design_table(rec, RW, {"gamma": ("absolute", 1.0)})
     with pytest.raises(ValueError, match="kind"):
-        design_table(rec, rmse_targets={"alpha": ("percent", 1.0)})
+        design_table(rec, RW, {"alpha": ("percent", 1.0)})
 
 
 def test_design_cells_table_hand_computed():
-    c = design_cells_table(make_plan_table())
+    c = design_cells_table(make_plan_table(), RW)
     assert list(c.columns) == [
         "method", "parameter", "cell", "alpha_true", "beta_true", "target_kind",
         "target", "n_trials_max", "rmse_at_max", "min_trials",
@@ -565,7 +587,7 @@ def test_design_cells_table_hand_computed():
     worse = row.loc[("pymc_potential", "alpha", "alpha~0.6/beta~8")]
     assert pd.isna(worse.min_trials) and worse.rmse_at_max == pytest.approx(0.3)
     assert worse.n_trials_max == 400
-    only_beta = design_cells_table(make_plan_table(), {"beta": ("relative", 0.05)})
+    only_beta = design_cells_table(make_plan_table(), RW, {"beta": ("relative", 0.05)})
     assert set(only_beta.parameter) == {"beta"} and only_beta.min_trials.isna().all()
 
 
@@ -582,7 +604,7 @@ def two_trial_mle_table() -> pd.DataFrame:
     rows = []
     for cell_beta in (3.0, 8.0):
         for r in range(6):
-            row = empty_row(LEVELS, "mle", {"alpha": 0.4, "beta": cell_beta}, r, 2)
+            row = row_of(LEVELS, "mle", {"alpha": 0.4, "beta": cell_beta}, r, 2)
             row.update(nll=1.386, converged=True, at_bound=False, seconds=0.01)
             if rng.random() < 0.5:
                 row.update(alpha_est=0.001422, beta_est=0.014872, status="unusable_se")
@@ -600,43 +622,43 @@ def two_trial_mle_table() -> pd.DataFrame:
                     "SE of log(beta) 234 > 13.8, the width of its search box [-6.91, 6.91]"
                 )
             rows.append(row)
-    return pd.DataFrame(rows, columns=summary_columns(LEVELS))
+    return pd.DataFrame(rows, columns=columns(LEVELS))
 
 
 def test_unusable_se_fits_keep_their_estimates_but_not_their_intervals():
     rec = pd.concat([make_recovery(methods=("mle",)), two_trial_mle_table()], ignore_index=True)
     unusable = (rec.status == "unusable_se").to_numpy()
     assert not ok_mask(rec)[unusable].any() and estimate_mask(rec)[unusable].all()
-    m = recovery_metrics(rec)
+    m = recovery_metrics(rec, RW)
     two = m[(m.n_trials == 2) & (m.cell == "all")]
     assert list(two.n) == [12, 12]  # estimates are finite: they count in bias and RMSE
-    c = coverage_table(rec[rec.n_trials == 2], LEVELS)
+    c = coverage_table(rec[rec.n_trials == 2], RW, LEVELS)
     assert (c.n == 0).all() and c.coverage.isna().all()
     pooled = c[c.cell == "all"]
     assert (pooled.n_fits == 12).all() and (pooled.n_excluded == 12).all()
     assert (pooled.excluded == "unusable_se 12").all()
     # mixed with usable fits: those are counted, the others left out and said why
-    both = coverage_table(rec, LEVELS)
+    both = coverage_table(rec, RW, LEVELS)
     row = both[(both.cell == "all") & (both.parameter == "alpha") & (both.level == 0.9)]
     n_cells = len(ALPHAS) * len(BETAS)
     assert row.n.item() == N_REP * n_cells and row.n_excluded.item() == 12
     assert row.n_fits.item() == N_REP * n_cells + 12
-    g = grid_map_table(rec)
+    g = grid_map_table(rec, RW)
     g2 = g[(g.n_trials == 2) & (g.alpha_true == 0.4)]
     assert (g2.n == 6).all() and (g2.n_interval == 0).all() and g2.coverage90.isna().all()
     assert (g2.n_flagged == 6).all()
-    t = tradeoff_table(rec)
+    t = tradeoff_table(rec, RW)
     t2 = t[(t.n_trials == 2) & (t.alpha_true == 0.4)]
-    assert (t2.n == 6).all() and (t2.n_ab_corr == 0).all()
+    assert (t2.n == 6).all() and (t2.n_post_corr == 0).all()
 
 
 def test_unusable_se_fits_are_diagnosed_with_their_reason():
     rec = two_trial_mle_table()
-    reasons = flag_reasons(rec)
+    reasons = flag_reasons(rec, RW)
     assert all(r.startswith("unusable_se: ") for r in reasons)
     assert any("Hessian not positive definite" in r for r in reasons)
     assert any("SE of log(beta) 234 > 13.8" in r for r in reasons)
-    d = diagnostics(rec)
+    d = diagnostics(rec, RW)
     assert len(d) == 12 and (d.status == "unusable_se").all()
     rt = runtime_table(rec)
     assert (rt.n_ok.item(), rt.n_unusable.item(), rt.n_failed.item()) == (0, 12, 0)
@@ -645,5 +667,78 @@ def test_unusable_se_fits_are_diagnosed_with_their_reason():
         "estimate of alpha not finite",
         np.nan,
     ]
-    assert flag_reasons(rec)[0] == "nonfinite: estimate of alpha not finite"
-    assert recovery_metrics(rec).query("cell == 'all' and parameter == 'beta'").n.item() == 11
+    assert flag_reasons(rec, RW)[0] == "nonfinite: estimate of alpha not finite"
+    assert recovery_metrics(rec, RW).query("cell == 'all' and parameter == 'beta'").n.item() == 11
+
+
+# ------------------------------------------------------------- any model, any design
+
+
+def test_rmse_targets_from_a_model_section():
+    rwck = models.get("rwck")
+    section = {"alpha": 0.05, "beta": 0.3, "beta_c": 0.5}
+    targets = rmse_targets(rwck, section)
+    assert targets == {
+        "alpha": ("absolute", 0.05),
+        "beta": ("relative", 0.3),
+        "beta_c": ("relative", 0.5),
+    }
+    assert list(targets) == ["alpha", "beta", "beta_c"]  # the model's order
+    assert default_rmse_targets(RW) == {"alpha": ("absolute", 0.1), "beta": ("relative", 0.25)}
+    with pytest.raises(ValueError, match="gamma"):
+        rmse_targets(rwck, {"gamma": 0.1})
+    with pytest.raises(ValueError, match="positive"):
+        rmse_targets(rwck, {"alpha": 0.0})
+    # a parameter without a target gets none
+    rec = make_plan_table()
+    d = design_table(rec, RW, rmse_targets(RW, {"alpha": 0.1}))
+    assert (d[d.parameter == "beta"].target_kind == "").all()
+
+
+def test_tables_of_a_three_parameter_model_on_space_filling_truths():
+    from synthetic import make_recovery as make_any
+
+    rw2 = models.get("rw2")
+    rec = make_any(rw2, "sobol", methods=("mle", "pymc_potential"), trials=(50,), n_rep=3)
+    truths = [f"{p}_true" for p in rw2.param_names]
+    assert grid_values(rec, rw2) is None
+    m = recovery_metrics(rec, rw2)
+    assert list(m.columns[4:7]) == truths
+    cells = cells_of(rec, rw2)
+    assert len(cells) == 12
+    assert [v for _, v in cells] == sorted(v for _, v in cells)  # by truths, in order
+    per_cell = m[(m.cell != "all") & (m.method == "mle") & (m.parameter == "beta")]
+    assert per_cell.cell.tolist() == [c for c, _ in cells]
+    one = rec[(rec.method == "mle") & (rec.cell == cells[0][0]) & (rec.status != "failed")]
+    first = per_cell.iloc[0]
+    assert first.n == len(one)
+    assert first.rmse == pytest.approx(np.sqrt(((one.beta_est - one.beta_true) ** 2).mean()))
+    assert first.log_rmse == pytest.approx(
+        np.sqrt((np.log(one.beta_est / one.beta_true) ** 2).mean())
+    )
+    assert m[m.parameter == "alpha_neg"].log_rmse.isna().all()  # a unit parameter
+    d = diagnostics(rec, rw2)
+    assert list(d.columns[2:5]) == truths
+    assert [c for c in d.columns if c.endswith("_est")] == [f"{p}_est" for p in rw2.param_names]
+    # the builder's flagged fits: per method one failed, MLE two unusable SE and one at
+    # a bound, PyMC one with divergences
+    assert len(d) == 2 + 3 + 1
+    g = grid_map_table(rec, rw2)
+    assert len(g) == 2 * 3 * 12 and list(g.columns[4:7]) == truths
+    c = coverage_table(rec, rw2, (0.9,))
+    assert len(c) == 2 * 3 * 13
+    cells_table = design_cells_table(rec, rw2)
+    assert len(cells_table) == 2 * 3 * 12
+
+
+def test_one_parameter_model_tables():
+    from synthetic import make_recovery as make_any
+
+    bias = models.get("bias")
+    rec = make_any(bias, "grid", methods=("pymc_bernoulli",), trials=(50, 200), n_rep=3)
+    m = recovery_metrics(rec, bias)
+    assert list(m.columns[:5]) == ["method", "parameter", "n_trials", "cell", "b_true"]
+    assert len(m) == 2 * (1 + 2)  # two lengths: pooled row and two cells
+    d = design_table(rec, bias)
+    assert d.target_kind.tolist() == ["absolute", "absolute"] and d.corr_scale.eq("linear").all()
+    assert grid_values(rec, bias) == [[0.2, 0.6]]

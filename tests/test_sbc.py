@@ -1,4 +1,5 @@
-"""Tests of rlrecover.sbc: coverage from the CDF at the truth, the SBC table and figures.
+"""Tests of SBC: coverage from the CDF at the truth, the SBC table (rlrecover.analysis.sbc)
+and its figures (rlrecover.report.sbc, rlrecover.report.coverage.plot_coverage_curve).
 
 Every random input is seeded. Tolerances come from the Monte Carlo error of the
 quantity checked (binomial counts of false alarms, the standard error of a coverage),
@@ -14,8 +15,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rlrecover.analysis import wilson_interval
-from rlrecover.sbc import (
+from rlrecover import models
+from rlrecover.analysis.common import wilson_interval
+from rlrecover.analysis.sbc import (
     COVERAGE_CURVE_COLUMNS,
     DEFAULT_CURVE_LEVELS,
     ECDF_GRID,
@@ -23,13 +25,14 @@ from rlrecover.sbc import (
     coverage_curve,
     coverage_from_cdf,
     ecdf_band,
-    plot_coverage_curve,
-    plot_sbc_ecdf,
-    plot_sbc_ranks,
     sbc_table,
     sbc_table_columns,
 )
+from rlrecover.report.coverage import plot_coverage_curve
+from rlrecover.report.sbc import plot_sbc_ecdf, plot_sbc_ranks
 from rlrecover.summary import empty_row, summary_columns
+
+RW = models.get("rw")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LEVELS = (0.5, 0.9)
@@ -49,14 +52,14 @@ def sbc_frame(cdf: dict[str, dict[str, np.ndarray]], ess: dict[str, float] | Non
     for method, by_param in cdf.items():
         n = len(by_param["alpha"])
         for r in range(n):
-            row = empty_row(LEVELS, method, {"alpha": 0.3, "beta": 4.0}, r, 100)
+            row = empty_row("rw", LEVELS, method, {"alpha": 0.3, "beta": 4.0}, r, 100)
             row["cell"] = "sbc"
             row["alpha_cdf_true"] = float(by_param["alpha"][r])
             row["beta_cdf_true"] = float(by_param["beta"][r])
             if ess and method in ess:
                 row["ess_bulk_min"] = ess[method]
             rows.append(row)
-    return pd.DataFrame(rows, columns=summary_columns(LEVELS))
+    return pd.DataFrame(rows, columns=summary_columns(RW.param_names, LEVELS))
 
 
 def uniform_frame(n: int, seed: int, method: str = "pymc_bernoulli") -> pd.DataFrame:
@@ -137,7 +140,7 @@ def test_coverage_curve_hand_counts_and_exclusions():
             "beta_cdf_true": [*(1 - cdf), np.nan, 0.5],
         }
     )
-    curve = coverage_curve(frame, levels=[0.5, 0.9])
+    curve = coverage_curve(frame, RW, levels=[0.5, 0.9])
     assert list(curve.columns) == COVERAGE_CURVE_COLUMNS
     assert list(curve["method"].unique()) == ["pymc_potential", "custom"]
     # usable alpha values: 0.02 0.1 0.3 0.5 0.6 0.8 0.97 (rows 8, 10 failed, row 9 NaN)
@@ -162,10 +165,10 @@ def test_coverage_curve_default_levels_on_grid_table():
     rows = []
     for a in (0.2, 0.7):
         for r in range(50):
-            row = empty_row((), "mle", {"alpha": a, "beta": 3.0}, r, 100)
+            row = empty_row("rw", (), "mle", {"alpha": a, "beta": 3.0}, r, 100)
             row["alpha_cdf_true"], row["beta_cdf_true"] = rng.uniform(size=2)
             rows.append(row)
-    curve = coverage_curve(pd.DataFrame(rows, columns=summary_columns(())))
+    curve = coverage_curve(pd.DataFrame(rows, columns=summary_columns(RW.param_names, ())), RW)
     assert len(curve) == 2 * len(DEFAULT_CURVE_LEVELS) == 38
     np.testing.assert_allclose(curve["level"].unique(), np.arange(1, 20) / 20)
     assert (curve["n"] == 100).all()
@@ -176,10 +179,10 @@ def test_coverage_curve_default_levels_on_grid_table():
 
 def test_coverage_curve_errors():
     with pytest.raises(KeyError, match="beta_cdf_true"):
-        coverage_curve(pd.DataFrame({"method": ["mle"], "alpha_cdf_true": [0.5]}))
+        coverage_curve(pd.DataFrame({"method": ["mle"], "alpha_cdf_true": [0.5]}), RW)
     bad = pd.DataFrame({"method": ["mle"], "alpha_cdf_true": [1.2], "beta_cdf_true": [0.5]})
     with pytest.raises(ValueError, match="outside"):
-        coverage_curve(bad)
+        coverage_curve(bad, RW)
 
 
 # --------------------------------------------------------------------------- ecdf band
@@ -198,7 +201,7 @@ def test_ecdf_band_monotone_and_contains_diagonal(n):
 def test_ecdf_band_is_simultaneous_not_pointwise():
     """Calibrated ECDFs leave the 95% band in 5% of runs (pointwise bands: far more)."""
     n, reps = 200, 200
-    tables = [sbc_table(uniform_frame(n, seed)) for seed in range(reps)]
+    tables = [sbc_table(uniform_frame(n, seed), RW) for seed in range(reps)]
     alarms = sum(int((t["inside_band"] == "no").sum()) for t in tables)
     trials = 2 * reps  # alpha and beta are independent
     lo, hi = stats.binom.ppf([0.0005, 0.9995], trials, 0.05)
@@ -223,7 +226,7 @@ def test_sbc_table_uniform_values_pass(n):
     no = dict.fromkeys(("alpha", "beta"), 0)
     small = dict.fromkeys(("alpha", "beta"), 0)
     for seed in range(N_REPS):
-        table = sbc_table(uniform_frame(n, 1000 * n + seed))
+        table = sbc_table(uniform_frame(n, 1000 * n + seed), RW)
         for row in table.itertuples():
             no[row.parameter] += row.inside_band == "no"
             small[row.parameter] += row.p_value < 0.05
@@ -241,7 +244,7 @@ def test_sbc_table_detects_miscalibration(n):
     rng = np.random.default_rng(n)
     u = rng.uniform(size=n)
     overconfident = np.clip(rng.normal(0.5, 0.6, size=n), 0.0, 1.0)  # piles at 0 and 1
-    table = sbc_table(sbc_frame({"pymc_potential": {"alpha": u**2, "beta": overconfident}}))
+    table = sbc_table(sbc_frame({"pymc_potential": {"alpha": u**2, "beta": overconfident}}), RW)
     assert (table["inside_band"] == "no").all()
     assert (table["p_value"] < 1e-6).all()
     beta = table.set_index("parameter").loc["beta"]
@@ -261,7 +264,7 @@ def test_sbc_table_columns_and_statistics():
         ess={"pymc_bernoulli": 400.0},
     )
     frame.loc[frame.index[0], "status"] = "failed"  # first pymc_bernoulli row
-    table = sbc_table(frame, coverage_levels=(0.5, 0.975))
+    table = sbc_table(frame, RW, coverage_levels=(0.5, 0.975))
     assert list(table.columns) == sbc_table_columns((0.5, 0.975))
     assert "coverage_97.5" in table.columns
     assert list(table["method"]) == [m for m in ("mle", "pymc_bernoulli", "custom") for _ in "ab"]
@@ -290,7 +293,7 @@ def test_sbc_table_columns_and_statistics():
 
 
 def test_sbc_table_single_dataset():
-    table = sbc_table(sbc_frame({"mle": {"alpha": [0.4], "beta": [0.995]}}))
+    table = sbc_table(sbc_frame({"mle": {"alpha": [0.4], "beta": [0.995]}}), RW)
     assert (table["n"] == 1).all()
     t = table.set_index("parameter")
     assert t.loc["alpha", "inside_band"] == "yes"
@@ -321,25 +324,26 @@ def _figure_frame() -> pd.DataFrame:
 @pytest.mark.parametrize("plot", [plot_sbc_ranks, plot_sbc_ecdf])
 def test_sbc_plots_write_png(tmp_path, plot):
     frame = _figure_frame()
-    out = plot(frame, tmp_path / "sub" / "fig.png")
+    out = plot(frame, RW, tmp_path / "sub" / "fig.png")
     assert out == tmp_path / "sub" / "fig.png"
     assert _is_png(out)
     # one dataset, and a table without fits
-    assert _is_png(plot(frame[frame["replicate"] == 7], tmp_path / "one.png"))
-    assert _is_png(plot(frame.iloc[:0], tmp_path / "none.png"))
+    assert _is_png(plot(frame[frame["replicate"] == 7], RW, tmp_path / "one.png"))
+    assert _is_png(plot(frame.iloc[:0], RW, tmp_path / "none.png"))
 
 
 def test_plot_coverage_curve_writes_png(tmp_path):
     frame = _figure_frame()
-    assert _is_png(plot_coverage_curve(coverage_curve(frame), tmp_path / "curve.png"))
-    one = coverage_curve(frame[frame["replicate"] == 7])
-    assert _is_png(plot_coverage_curve(one, tmp_path / "one.png"))
-    assert _is_png(plot_coverage_curve(coverage_curve(frame.iloc[:0]), tmp_path / "none.png"))
+    assert _is_png(plot_coverage_curve(coverage_curve(frame, RW), RW, tmp_path / "curve.png"))
+    one = coverage_curve(frame[frame["replicate"] == 7], RW)
+    assert _is_png(plot_coverage_curve(one, RW, tmp_path / "one.png"))
+    none = coverage_curve(frame.iloc[:0], RW)
+    assert _is_png(plot_coverage_curve(none, RW, tmp_path / "none.png"))
 
 
 def test_plot_sbc_ranks_rejects_bad_bins(tmp_path):
     with pytest.raises(ValueError, match="bins"):
-        plot_sbc_ranks(_figure_frame(), tmp_path / "x.png", bins=0)
+        plot_sbc_ranks(_figure_frame(), RW, tmp_path / "x.png", bins=0)
 
 
 # ------------------------------------------------------------------------------------
@@ -368,10 +372,12 @@ def test_both_pymc_models_are_calibrated_under_sbc():
         sampler={"chains": 2, "tune": 200, "draws": 250},
         coverage_levels=[0.5, 0.9],
     )
-    data = simulate_sbc(settings.seed, range(n), settings.task, settings.priors)
+    model = settings.model
+    data = simulate_sbc(model, settings.seed, range(n), settings.task, settings.priors)
 
     def spec_of(rep):
-        return DatasetSpec(sbc_truth(settings.seed, rep, settings.priors), "sbc", ("sbc", rep))
+        truth = sbc_truth(model, settings.seed, rep, settings.priors)
+        return DatasetSpec(truth, "sbc", ("sbc", rep))
 
     fits = pd.concat(
         [
@@ -380,7 +386,7 @@ def test_both_pymc_models_are_calibrated_under_sbc():
         ]
     )
     assert (fits["status"] == "ok").all(), fits["error"].unique()
-    table = sbc_table(fits, prob=0.99)
+    table = sbc_table(fits, RW, prob=0.99)
     assert len(table) == 4 and (table["n"] == n).all()
     assert (table["inside_band"] == "yes").all(), table[
         ["method", "parameter", "p_value", "max_ecdf_deviation", "inside_band"]
@@ -392,7 +398,8 @@ def test_unusable_se_fits_are_left_out_counted_and_named(tmp_path, monkeypatch):
     # NaN from a singular Hessian); they must be left out, counted and named.
     import matplotlib.text
 
-    import rlrecover.sbc
+    import rlrecover.report.coverage
+    import rlrecover.report.sbc
 
     rng = np.random.default_rng(9)
     frame = sbc_frame(
@@ -403,11 +410,11 @@ def test_unusable_se_fits_are_left_out_counted_and_named(tmp_path, monkeypatch):
     )
     frame.loc[frame.method == "mle", "status"] = "unusable_se"
     frame.loc[0, "status"] = "failed"
-    curve = coverage_curve(frame, levels=[0.5, 0.9])
+    curve = coverage_curve(frame, RW, levels=[0.5, 0.9])
     mle = curve[curve.method == "mle"]
     assert (mle.n == 0).all() and mle.coverage.isna().all()
     assert (mle[["n_unusable", "n_failed", "n_no_cdf", "n_excluded"]] == [5, 1, 0, 6]).all().all()
-    table = sbc_table(frame, LEVELS)
+    table = sbc_table(frame, RW, LEVELS)
     assert list(table.columns) == sbc_table_columns(LEVELS)
     assert table.loc[table.method == "mle", "n_unusable"].tolist() == [5, 5]
 
@@ -417,17 +424,18 @@ def test_unusable_se_fits_are_left_out_counted_and_named(tmp_path, monkeypatch):
         seen["fig"] = fig
         return path
 
-    monkeypatch.setattr(rlrecover.sbc, "save_figure", capture)
+    monkeypatch.setattr(rlrecover.report.sbc, "save_figure", capture)
+    monkeypatch.setattr(rlrecover.report.coverage, "save_figure", capture)
 
     def texts():
         return "\n".join(t.get_text() for t in seen["fig"].findobj(matplotlib.text.Text))
 
-    plot_coverage_curve(curve, tmp_path / "curve.png")
+    plot_coverage_curve(curve, RW, tmp_path / "curve.png")
     out = texts()
     assert "alpha not drawn: no usable CDF values (unusable SE 5, failed 1)" in out
     assert "beta: n = 0, 6 left out (unusable SE 5, failed 1)" in out
     assert "alpha: n = 6" in out  # the PyMC panel keeps its lines
-    plot_sbc_ecdf(frame, tmp_path / "ecdf.png")
+    plot_sbc_ecdf(frame, RW, tmp_path / "ecdf.png")
     assert "(5 unusable SE, 1 failed left out)" in texts()
-    plot_sbc_ranks(frame, tmp_path / "ranks.png")
+    plot_sbc_ranks(frame, RW, tmp_path / "ranks.png")
     assert "no usable CDF values" in texts()

@@ -73,9 +73,12 @@ _MAX_TEXT = 400
 # A text column with a cell longer than this gets a minimum width, so that a long
 # message wraps into a readable block instead of a narrow strip.
 _WIDE_TEXT = 60
+
+
 def _true_headers(model: Model) -> dict[str, str]:
     """Headers of the truth columns that several tables share: ``true alpha``."""
     return {f"{p}_true": f"true {p}" for p in model.param_names}
+
 
 # Built at import, so a package installed without its templates fails at once.
 _ENV = jinja2.Environment(
@@ -324,7 +327,9 @@ def _sampler(model: Model, exact: pd.DataFrame | None, recovery: pd.DataFrame) -
         return out
     reliable = _flags(exact.get("reference_reliable", pd.Series(True, index=exact.index)))
     out["unreliable"] = int((~reliable).sum())
-    out["notes"] = sorted({str(x) for x in exact.get("reference_note", []) if not is_missing(x)})[:3]
+    out["notes"] = sorted({str(x) for x in exact.get("reference_note", []) if not is_missing(x)})[
+        :3
+    ]
     exact = exact[reliable]
     z = pd.to_numeric(exact["z"], errors="coerce")
     finite = np.isfinite(z)
@@ -513,33 +518,62 @@ def _maybe_table(df: pd.DataFrame | None, model: Model, headers: Mapping[str, st
 
 
 def _headline(summary: pd.DataFrame | None) -> dict[str, Any] | None:
-    """The first screen: one row per model, parameter and method, linked to the model."""
+    """The first screen: one row per model, parameter and method, linked to the model.
+
+    The summary table's columns are joined into cells a reader takes in at a glance:
+    RMSE with its scale, the SBC verdict with its p-value, the reference check as
+    "disagreeing of checked", the fewest trials of both criteria.
+    """
     if summary is None or summary.empty:
         return None
-    head = {
-        "parameter": "parameter",
-        "method": "method",
-        "n_trials": "trials",
-        "pearson_r": "corr(truth, est.)",
-        "rmse": "RMSE",
-        "error_scale": "RMSE of",
-        "coverage90": "90% coverage",
-        "sbc_inside_band": "SBC: inside band",
-        "sbc_p_value": "SBC p",
-        "exact_checked": "checked vs reference",
-        "exact_outliers": "|z| > 4",
-        "exact_reliable": "reference reliable",
-        "min_trials_for_corr": "fewest trials for corr",
-        "min_trials_for_target": "fewest trials for RMSE target",
-    }
-    cols = [c for c in ["model", *head] if c in summary.columns]
-    table = _table(summary[cols], head)
-    models = summary["model"].astype(str).tolist()
+
+    def get(row, col):
+        value = row.get(col)
+        return None if is_missing(value) or value == "" else value
+
+    def sbc(row):
+        inside = get(row, "sbc_inside_band")
+        if inside is None:
+            return "–"
+        verdict = "yes" if str(inside).lower() in ("yes", "true") else "NO"
+        return f"{verdict} (p {_fmt(get(row, 'sbc_p_value'))})"
+
+    def reference(row):
+        checked = get(row, "exact_checked")
+        if checked is None:
+            return "–"
+        text = f"{_fmt(get(row, 'exact_outliers') or 0)} of {_fmt(checked)}"
+        if str(get(row, "exact_reliable") or "").lower() == "no":
+            text += " (some unreliable)"
+        return text
+
+    def rmse(row):
+        value = get(row, "rmse")
+        scale = get(row, "error_scale")
+        return "–" if value is None else _fmt(value) + (" (log)" if scale == "log" else "")
+
+    columns = [
+        ("parameter", False, lambda r: _fmt(r["parameter"])),
+        ("method", False, lambda r: _fmt(r["method"])),
+        ("trials", True, lambda r: _fmt(get(r, "n_trials"))),
+        ("corr(truth, estimate)", True, lambda r: _fmt(get(r, "pearson_r"))),
+        ("RMSE", True, rmse),
+        ("90% coverage", True, lambda r: _fmt(get(r, "coverage90"))),
+        ("SBC: inside 95% band", False, sbc),
+        ("|z| > 4 vs reference", False, reference),
+        ("fewest trials: corr", True, lambda r: _fmt(get(r, "min_trials_for_corr"))),
+        ("fewest trials: RMSE target", True, lambda r: _fmt(get(r, "min_trials_for_target"))),
+    ]
+    records = summary.to_dict("records")
     rows = []
-    for i, (model, row) in enumerate(zip(models, table["rows"], strict=True)):
-        first = i == 0 or models[i - 1] != model
-        rows.append({"model": model, "first": first, "cells": row[1:]})
-    return {"columns": table["columns"][1:], "rows": rows}
+    for i, record in enumerate(records):
+        model = str(record["model"])
+        first = i == 0 or str(records[i - 1]["model"]) != model
+        rows.append({"model": model, "first": first, "cells": [f(record) for _, _, f in columns]})
+    return {
+        "columns": [{"label": label, "num": num, "wide": False} for label, num, _ in columns],
+        "rows": rows,
+    }
 
 
 def package_versions() -> dict[str, str]:
