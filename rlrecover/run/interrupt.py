@@ -3,9 +3,10 @@
 Snakemake runs the jobs of the default profile as threads of its own process. On
 Ctrl-C it stops scheduling and waits for the running jobs, which would otherwise
 sample to the end and then be discarded. :func:`install_sigint_handler` makes the
-first Ctrl-C also set :data:`rlrecover.cancel.CANCEL`; the fit loops check it between datasets and
-while nutpie samples (:func:`rlrecover.inference.sampling.sample_posteriors`), abort the sampler and
-raise :class:`Cancelled`, so the running jobs end within a second. Each finished
+first Ctrl-C also set :data:`rlrecover.cancel.CANCEL`; the fit loops check it between
+datasets and while nutpie samples
+(:func:`rlrecover.inference.sampling.sample_posteriors`), abort the sampler and raise
+:class:`Cancelled`, so the running jobs end within a second. Each finished
 dataset was already saved as a checkpoint, so the rerun fits only what is missing.
 A second Ctrl-C while fits are still being stopped (or within
 :data:`GRACE_SECONDS` of the first) is ignored with a message: leaving the interpreter

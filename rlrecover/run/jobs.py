@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gc
 import io
 import os
@@ -38,16 +39,19 @@ __all__ = [
     "fit_mle_job",
     "import_for_good",
     "job_log",
+    "model_recovery",
+    "model_specs",
     "one_blas_thread",
     "plots_job",
     "report_job",
-    "rmse_targets",
     "sbc_plots_job",
     "sbc_simulate_job",
     "sbc_tables_job",
     "simulate_job",
     "single_thread_blas",
     "summarize_job",
+    "summary_table_job",
+    "table_or_none",
     "tables_job",
     "warm_up_models",
 ]
@@ -561,7 +565,8 @@ def tables_job(
         The job's log.
     """
     from rlrecover import models
-    from rlrecover.analysis import coverage, design as design_tables, metrics, sbc, tradeoff
+    from rlrecover.analysis import coverage, metrics, sbc, tradeoff
+    from rlrecover.analysis import design as design_tables
     from rlrecover.report.layout import table_names
 
     model = models.get(model_name)
@@ -871,9 +876,21 @@ def plots_job(
                 f"map_{metric}": (fig.plot_grid_map, (recovery, model, metric))
                 for metric in ("bias", "rmse", "coverage90", "flagged")
             },
-            **{f"recovery_{p}": (fig.plot_recovery, (recovery, model, p)) for p in model.param_names},
-            "error_dependence": (fig.plot_error_dependence, (table_or_none(inputs, "error_dependence"), model)),
-            "correlations": (fig.plot_correlations, (table_or_none(inputs, "correlations"), model)),
+            **{
+                f"recovery_{p}": (
+                    functools.partial(fig.plot_recovery, design_kind=design_kind),
+                    (recovery, model, p),
+                )
+                for p in model.param_names
+            },
+            "error_dependence": (
+                fig.plot_error_dependence,
+                (table_or_none(inputs, "error_dependence"), model),
+            ),
+            "correlations": (
+                fig.plot_correlations,
+                (table_or_none(inputs, "correlations"), model),
+            ),
             "tradeoff": (fig.plot_tradeoff, (table_or_none(inputs, "tradeoff"), model)),
             "design": (fig.plot_design, (table("design"), model)),
             "coverage": (fig.plot_coverage, (table("coverage"), model)),
@@ -881,7 +898,7 @@ def plots_job(
         }
         # the maps and recovery figures take longest; started first, they finish first
         names = figure_names(model, design_kind)
-        order = sorted(names, key=lambda n: (not n.startswith(("map_", "recovery_")), 0))
+        order = sorted(names, key=lambda n: not n.startswith(("map_", "recovery_")))
         draw_figures({n: makers[n] for n in order}, outputs, processes, log, here)
 
 
@@ -1102,7 +1119,9 @@ def exact_table_job(
         log(f"wrote {plot_path}")
 
 
-def summary_table_job(inputs: Mapping[str, PathLike], output: PathLike, log_path: PathLike) -> None:
+def summary_table_job(
+    inputs: Mapping[str, PathLike], output: PathLike, log_path: PathLike
+) -> None:
     """The headline table of every model: the report's first screen, as a table.
 
     Parameters
