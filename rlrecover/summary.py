@@ -37,6 +37,7 @@ __all__ = [
     "read_recovery",
     "recovery_dtypes",
     "summary_columns",
+    "union_columns",
     "union_params",
 ]
 
@@ -82,7 +83,9 @@ def corr_columns(params: Sequence[str]) -> list[str]:
     return [corr_column(p, q) for i, p in enumerate(params) for q in params[i + 1 :]]
 
 
-def summary_columns(params: Sequence[str], levels: Sequence[float]) -> list[str]:
+def summary_columns(
+    params: Sequence[str], levels: Sequence[float], corr: Sequence[str] | None = None
+) -> list[str]:
     """All columns of a summary row, in order.
 
     Parameters
@@ -91,6 +94,10 @@ def summary_columns(params: Sequence[str], levels: Sequence[float]) -> list[str]
         Parameter names (one model's, or the union of a study's models').
     levels : sequence of float
         Configured coverage levels.
+    corr : sequence of str, optional
+        The correlation columns; default :func:`corr_columns` of ``params`` (one
+        model's). A table of several models has those of each model
+        (:func:`union_columns`).
 
     Returns
     -------
@@ -102,7 +109,7 @@ def summary_columns(params: Sequence[str], levels: Sequence[float]) -> list[str]
     cols += ["replicate", "n_trials"]
     for stat in _PARAM_STATS:
         cols += [f"{p}_{stat}" for p in params]
-    cols += corr_columns(params)
+    cols += corr_columns(params) if corr is None else list(corr)
     for level in levels:
         for p in params:
             cols.extend(interval_columns(p, level))
@@ -115,6 +122,18 @@ def union_params(param_lists: Sequence[Sequence[str]]) -> list[str]:
     for params in param_lists:
         out += [p for p in params if p not in out]
     return out
+
+
+def union_columns(param_lists: Sequence[Sequence[str]], levels: Sequence[float]) -> list[str]:
+    """The columns of a table stacking the fits of several models.
+
+    Every parameter's columns (:func:`union_params`) and every model's own correlation
+    columns (``corr_alpha_pos_beta`` of rw2, not a pair the models do not share).
+    """
+    corr: list[str] = []
+    for params in param_lists:
+        corr += [c for c in corr_columns(params) if c not in corr]
+    return summary_columns(union_params(param_lists), levels, corr)
 
 
 def params_of(columns: Sequence[str]) -> list[str]:
@@ -226,7 +245,9 @@ def levels_of(columns: Sequence[str]) -> list[float]:
     return levels
 
 
-def recovery_dtypes(params: Sequence[str], levels: Sequence[float]) -> dict[str, str]:
+def recovery_dtypes(
+    params: Sequence[str], levels: Sequence[float], corr: Sequence[str] | None = None
+) -> dict[str, str]:
     """Column types of a recovery table of ``params`` with intervals at ``levels``.
 
     Parameters
@@ -241,7 +262,7 @@ def recovery_dtypes(params: Sequence[str], levels: Sequence[float]) -> dict[str,
     dict of str to str
         pandas dtype of each column of :func:`summary_columns`.
     """
-    types = dict.fromkeys(summary_columns(params, levels), "float64")
+    types = dict.fromkeys(summary_columns(params, levels, corr), "float64")
     types.update(
         model="string", method="string", cell="string", replicate="int64", n_trials="int64"
     )
@@ -274,14 +295,17 @@ def read_recovery(path: str | os.PathLike[str]) -> pd.DataFrame:
     header = pd.read_csv(path, sep="\t", nrows=0).columns.tolist()
     params = params_of(header)
     levels = levels_of(header)
-    expected = summary_columns(params, levels)
+    # one model's pairs, or several models' own pairs (in either order of the union)
+    pairs = {corr_column(p, q) for p in params for q in params if p != q}
+    corr = [c for c in header if c in pairs]
+    expected = summary_columns(params, levels, corr)
     if header != expected:
         missing = [c for c in expected if c not in header]
         extra = [c for c in header if c not in expected]
         raise ValueError(
             f"{path} is not a recovery table: missing columns {missing}, unexpected {extra}"
         )
-    types = recovery_dtypes(params, levels)
+    types = recovery_dtypes(params, levels, corr)
     text = {c: t for c, t in types.items() if t in ("string", "boolean")}
     frame = pd.read_csv(
         path,

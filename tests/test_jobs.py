@@ -13,28 +13,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import default_config
+from conftest import RW, job_config
 from threadpoolctl import threadpool_info
 
-from rlrecover import jobs
+from rlrecover import models
 from rlrecover.config import TaskSettings
 from rlrecover.data import simulate_cell
-from rlrecover.summary import read_recovery, summary_columns
+from rlrecover.run import jobs
+from rlrecover.summary import read_recovery, summary_columns, union_columns
 
 MLE_SECTIONS = ("seed", "task", "mle", "coverage_levels")
 TRUTH = {"alpha": 0.4, "beta": 3.0}
 UNIT = {"truth": TRUTH, "replicates": 3}
 
 
-def fit_config(sections=MLE_SECTIONS, **overrides):
-    cfg = default_config(task={"n_trials": 30}, coverage_levels=[0.5, 0.9], **overrides)
-    return {k: cfg[k] for k in sections}
+def fit_config(sections=MLE_SECTIONS, model="rw", **overrides):
+    """The sections of a job of ``model``, as common.smk's config_subset gives them."""
+    cfg = job_config(model, task={"n_trials": 30}, coverage_levels=[0.5, 0.9], **overrides)
+    return {"model": model, **{k: cfg[k] for k in sections}}
 
 
 @pytest.fixture
 def data_file(tmp_path):
     cfg = fit_config()
-    data = simulate_cell(cfg["seed"], TRUTH, 3, TaskSettings.from_config(cfg["task"]))
+    data = simulate_cell(RW, cfg["seed"], TRUTH, 3, TaskSettings.from_config(cfg["task"]))
     path = tmp_path / "data.tsv"
     data.to_csv(path, sep="\t", index=False)
     return path
@@ -45,13 +47,13 @@ def test_fit_job_writes_one_table_per_method_and_logs_each_dataset(tmp_path, dat
     log = tmp_path / "fit.log"
     jobs.fit_mle_job(data_file, out, fit_config(), UNIT, log)
     table = read_recovery(out)
-    assert list(table.columns) == summary_columns([0.5, 0.9])
+    assert list(table.columns) == summary_columns(RW.param_names, [0.5, 0.9])
     assert list(table["replicate"]) == [0, 1, 2]
     # replicate 0 stops at the beta bound with SE(log beta) 22.8 > 13.8: flagged on purpose
     assert list(table["status"]) == ["unusable_se", "ok", "ok"]
     assert (table["cell"] == "alpha~0.4/beta~3").all()
     text = log.read_text()
-    assert "fitting 3 datasets of alpha=0.4, beta=3.0 with mle" in text
+    assert "fitting 3 datasets of rw at alpha=0.4, beta=3.0 with mle" in text
     for rep in range(3):
         assert f"mle alpha~0.4/beta~3 replicate {rep}: " in text
     assert f"wrote 3 rows to {out}" in text
@@ -71,7 +73,7 @@ _OVERLAPPING_JOBS = """
 import json, threading
 import scipy.linalg  # loads the BLAS libraries
 from threadpoolctl import threadpool_info
-from rlrecover import jobs
+from rlrecover.run import jobs
 
 def blas():
     return {d["filepath"]: d["num_threads"] for d in threadpool_info()}
@@ -101,7 +103,7 @@ _ONE_BLAS_THREAD = """
 import json
 import numpy  # NumPy's OpenBLAS only: SciPy's is not loaded yet
 from threadpoolctl import threadpool_info
-from rlrecover import jobs
+from rlrecover.run import jobs
 
 def blas():
     return {d["filepath"]: d["num_threads"] for d in threadpool_info()}
@@ -114,7 +116,7 @@ print(json.dumps({"before": before, "after": blas()}))
 
 _IMPORT_FOR_GOOD = """
 import gc, json, sys
-from rlrecover import jobs
+from rlrecover.run import jobs
 
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(1))
@@ -203,23 +205,51 @@ def test_fit_job_output_matches_fit_cell(tmp_path, data_file):
 
 def test_summary_jobs_chain_from_fit_tables_to_the_report(tmp_path):
     # simulate -> fit (MLE) -> aggregate -> tables -> plots -> report, as the rules do,
-    # with SBC datasets beside the grid.
-    sim_cfg = {"seed": 4, "task": fit_config()["task"], "replicates": 3}
+    # with two models of different sizes and SBC datasets beside the grid.
+    from rlrecover.report.layout import SBC_FIGURES, SBC_TABLES, figure_names, table_names
+
+    bias = models.get("bias")
+    cells = [("rw", {"alpha": 0.4, "beta": beta}) for beta in (2.0, 6.0)]
+    cells += [("bias", {"b": b}) for b in (0.3, 0.7)]
     fits = []
-    for beta in (2.0, 6.0):
-        truth = {"alpha": 0.4, "beta": beta}
-        data = tmp_path / f"data_{beta:g}.tsv"
-        jobs.simulate_job(data, sim_cfg, truth, tmp_path / f"sim_{beta:g}.log")
+    for name, truth in cells:
+        label = "_".join(f"{v:g}" for v in truth.values())
+        sim_cfg = {"seed": 4, "model": name, "task": fit_config()["task"], "replicates": 3}
+        data = tmp_path / f"data_{name}_{label}.tsv"
+        jobs.simulate_job(data, sim_cfg, truth, tmp_path / f"sim_{label}.log")
         assert len(pd.read_csv(data, sep="\t")) == 3 * 30
-        out = tmp_path / f"fit_{beta:g}.tsv"
+        out = tmp_path / f"fit_{name}_{label}.tsv"
         unit = {"truth": truth, "replicates": 3}
-        jobs.fit_mle_job(data, out, fit_config(), unit, tmp_path / f"fit_{beta:g}.log")
+        jobs.fit_mle_job(data, out, fit_config(model=name), unit, tmp_path / f"fit_{label}.log")
         fits.append(out)
     recovery = tmp_path / "recovery.tsv"
     jobs.aggregate_job(fits, recovery, tmp_path / "aggregate.log")
-    # Values are copied as text: the stacked table holds the fit tables' exact bytes.
-    body = recovery.read_text().splitlines()
-    assert body[1:] == [line for f in fits for line in f.read_text().splitlines()[1:]]
+    # The union of the models' columns; each row's values copied as text.
+    stacked = read_recovery(recovery)
+    assert list(stacked.columns) == union_columns([["alpha", "beta"], ["b"]], [0.5, 0.9])
+    assert stacked["model"].tolist() == ["rw"] * 6 + ["bias"] * 6
+    assert stacked.loc[stacked["model"] == "rw", "b_est"].isna().all()
+    # each field of a model's row is its fit table's text, in the union's column
+    union = recovery.read_text().splitlines()
+    header = union[0].split("\t")
+    stacked_rows = [line.split("\t") for line in union[1:]]
+    fit_rows = []
+    for f in fits:
+        own_header, *lines = f.read_text().splitlines()
+        fit_rows += [
+            dict(zip(own_header.split("\t"), ln.split("\t"), strict=True)) for ln in lines
+        ]
+    for fields, want in zip(stacked_rows, fit_rows, strict=True):
+        got = dict(zip(header, fields, strict=True))
+        assert {c: got[c] for c in want} == want
+        assert all(got[c] == "" for c in header if c not in want)
+    for name, record in (("rw", RW), ("bias", bias)):
+        own = jobs.model_recovery(recovery, record)
+        direct = pd.concat(
+            [read_recovery(f) for f, (m, _) in zip(fits, cells, strict=True) if m == name],
+            ignore_index=True,
+        )
+        pd.testing.assert_frame_equal(own, direct)
 
     sbc_data, sbc_fit = tmp_path / "sbc_data.tsv", tmp_path / "sbc_fit.tsv"
     sbc_cfg = fit_config(("seed", "task", "priors"))
@@ -230,71 +260,141 @@ def test_summary_jobs_chain_from_fit_tables_to_the_report(tmp_path):
     sbc_rows = read_recovery(sbc_fit)
     assert (sbc_rows["cell"] == "sbc").all() and len(sbc_rows) == 5
 
-    names = ["recovery_metrics", "coverage", "coverage_curve", "diagnostics", "runtime"]
-    names += ["grid_map", "tradeoff", "design", "design_cells"]
-    tables = {n: tmp_path / f"{n}.tsv" for n in names}
-    design = {"min_correlation": 0.8, "rmse_target": {"alpha": 0.1, "beta": 0.25}}
-    jobs.tables_job(recovery, tables, [0.5, 0.9], design, tmp_path / "tables.log")
-    coverage = pd.read_csv(tables["coverage"], sep="\t")
-    assert set(coverage["level"]) == {0.5, 0.9} and set(coverage["method"]) == {"mle"}
-    sbc_tables = {n: tmp_path / f"{n}.tsv" for n in ("sbc", "sbc_coverage_curve")}
-    jobs.sbc_tables_job(sbc_fit, sbc_tables, tmp_path / "sbc_tables.log")
-    assert set(pd.read_csv(sbc_tables["sbc"], sep="\t")["parameter"]) == {"alpha", "beta"}
-    exact_table, exact_plot = tmp_path / "exact.tsv", tmp_path / "exact.png"
-    jobs.exact_table_job([], exact_table, exact_plot, tmp_path / "exact.log")
-    assert list(pd.read_csv(exact_table, sep="\t").columns) == jobs.EXACT_COLUMNS
+    parts = {}
+    for name, record in (("rw", RW), ("bias", bias)):
+        names = table_names(record, "grid")
+        tables = {n: tmp_path / f"{name}_{n}.tsv" for n in names}
+        design = {
+            "min_correlation": 0.8,
+            "rmse_target": {p.name: 0.1 if p.kind == "unit" else 0.25 for p in record.params},
+        }
+        jobs.tables_job(
+            recovery, tables, name, "grid", [0.5, 0.9], design, tmp_path / f"{name}_tables.log"
+        )
+        coverage = pd.read_csv(tables["coverage"], sep="\t")
+        assert set(coverage["level"]) == {0.5, 0.9} and set(coverage["method"]) == {"mle"}
+        assert set(coverage["parameter"]) == set(record.param_names)
+        exact_table, exact_plot = tmp_path / f"{name}_exact.tsv", tmp_path / f"{name}_exact.png"
+        jobs.exact_table_job([], exact_table, exact_plot, name, tmp_path / "exact.log")
+        assert list(pd.read_csv(exact_table, sep="\t").columns) == jobs.EXACT_COLUMNS
+        plots = {n: tmp_path / f"{name}_{n}.png" for n in figure_names(record, "grid")}
+        inputs = {"recovery": recovery} | tables
+        jobs.plots_job(inputs, plots, name, "grid", tmp_path / f"{name}_plots.log")
+        tables["exact_check"] = exact_table
+        images = plots | {"exact_check": exact_plot}
+        parts[name] = (tables, images)
+    assert len(parts["bias"][1]) == 5 and "map_rmse" in parts["rw"][1]
 
-    plot_names = ["recovery_alpha", "recovery_beta", "coverage", "coverage_curve"]
-    plot_names += ["map_bias", "map_rmse", "map_coverage90", "map_flagged", "tradeoff"]
-    plot_names += ["design"]
-    plots = {n: tmp_path / f"{n}.png" for n in plot_names}
-    inputs = {"recovery": recovery} | {n: tables[n] for n in names}
-    jobs.plots_job(inputs, plots, tmp_path / "plots.log")
-    sbc_plots = {n: tmp_path / f"{n}.png" for n in ("sbc_ranks", "sbc_ecdf")}
-    sbc_plots["sbc_coverage_curve"] = tmp_path / "sbc_curve.png"
+    sbc_tables = {n: tmp_path / f"{n}.tsv" for n in SBC_TABLES}
+    jobs.sbc_tables_job(sbc_fit, sbc_tables, "rw", tmp_path / "sbc_tables.log")
+    assert set(pd.read_csv(sbc_tables["sbc"], sep="\t")["parameter"]) == {"alpha", "beta"}
+    sbc_plots = {n: tmp_path / f"{n}.png" for n in SBC_FIGURES}
     jobs.sbc_plots_job(
         {"recovery": sbc_fit, "coverage_curve": sbc_tables["sbc_coverage_curve"]},
         sbc_plots,
+        "rw",
         tmp_path / "sbc_plots.log",
     )
-    images = plots | sbc_plots | {"exact_check": exact_plot}
-    for path in images.values():
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    parts["rw"][0].update(sbc_tables)
+    parts["rw"][1].update(sbc_plots)
+    for _, images in parts.values():
+        for path in images.values():
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+
+    summary = tmp_path / "summary.tsv"
+    summary_inputs = {
+        f"{m}__{n}": parts[m][0][n]
+        for m in ("rw", "bias")
+        for n in ("recovery_metrics", "coverage", "design", "exact_check")
+    } | {"rw__sbc": sbc_tables["sbc"]}
+    jobs.summary_table_job(summary_inputs, summary, tmp_path / "summary.log")
+    headline = pd.read_csv(summary, sep="\t")
+    assert headline[["model", "parameter"]].drop_duplicates().values.tolist() == [
+        ["rw", "alpha"],
+        ["rw", "beta"],
+        ["bias", "b"],
+    ]
+
     report = tmp_path / "report.html"
-    report_tables = {"recovery": recovery, "exact_check": exact_table} | tables | sbc_tables
-    jobs.report_job(report, report_tables, images, {"seed": 4}, tmp_path / "report.log")
+    report_tables = {
+        "recovery": recovery,
+        "summary": summary,
+        "models": {m: tables for m, (tables, _) in parts.items()},
+    }
+    images = {m: imgs for m, (_, imgs) in parts.items()}
+    config = {"seed": 4, "models": {"rw": {"grid": {}}, "bias": {"grid": {}}}}
+    jobs.report_job(report, report_tables, images, config, tmp_path / "report.log")
     html = report.read_text()
-    # Every figure but the exact check's, which has no fit to show (MLE only): a note.
-    assert html.count("data:image/png;base64,") == len(images) - 1
-    assert "No exact-posterior check in this run" in html
+    # Every figure but the exact checks', which have no fit to show (MLE only): a note.
+    n_images = sum(len(imgs) for imgs in images.values())
+    assert html.count("data:image/png;base64,") == n_images - 2
+    assert html.count("No fit was checked against a reference posterior") == 2
+    assert 'id="model-rw"' in html and 'id="model-bias"' in html
+    assert 'href="#model-bias"' in html  # the headline links to the model's details
     assert "was made for this run" not in html
     log = (tmp_path / "report.log").read_text()
     assert f"wrote {report}" in log and "pymc " in log  # the versions are logged
 
 
+def test_aggregate_job_stacks_the_union_of_the_models_columns_as_text(tmp_path):
+    from rlrecover.summary import empty_row
+
+    rows_rw = [empty_row("rw", [0.9], "mle", {"alpha": 0.5, "beta": 2.0}, 0, 10)]
+    rows_ck = [
+        empty_row("rw2", [0.9], "mle", {"alpha_pos": 0.25, "alpha_neg": 0.5, "beta": 1.0}, 0, 10)
+    ]
+    rows_rw[0]["alpha_est"] = 0.1234567890123456789
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    pd.DataFrame(rows_rw).to_csv(a, sep="\t", index=False)
+    pd.DataFrame(rows_ck).to_csv(b, sep="\t", index=False)
+    out = tmp_path / "recovery.tsv"
+    jobs.aggregate_job([a, b], out, tmp_path / "aggregate.log")
+    header, first, second = out.read_text().splitlines()
+    columns = header.split("\t")
+    # rw2's pairs are its own: corr_alpha_pos_beta, not the union's corr_beta_alpha_pos
+    corr = ["corr_alpha_beta", "corr_alpha_pos_alpha_neg", "corr_alpha_pos_beta"]
+    corr.append("corr_alpha_neg_beta")
+    assert columns == summary_columns(["alpha", "beta", "alpha_pos", "alpha_neg"], [0.9], corr)
+    assert first.split("\t")[columns.index("alpha_est")] == "0.12345678901234568"
+    assert second.split("\t")[columns.index("alpha_est")] == ""
+    assert second.split("\t")[columns.index("alpha_pos_true")] == "0.25"
+    table = read_recovery(out)
+    rw2 = jobs.model_recovery(out, models.get("rw2"))
+    assert list(rw2.columns) == summary_columns(models.get("rw2").param_names, [0.9])
+    assert len(table) == 2 and rw2["alpha_neg_true"].tolist() == [0.5]
+
+
 def test_aggregate_job_names_a_table_with_other_columns(tmp_path):
     a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
-    a.write_text("method\tcell\nmle\tx\n")
-    b.write_text("method\tother\nmle\ty\n")
+    header = "\t".join(summary_columns(["b"], [0.9]))
+    row = "\t".join(["x"] * len(summary_columns(["b"], [0.9])))
+    a.write_text(f"{header}\n{row}\n")
+    b.write_text("model\tmethod\tother\nbias\tmle\ty\n")
     log = tmp_path / "aggregate.log"
-    with pytest.raises(ValueError, match=r"b\.tsv has columns \['method', 'other'\]"):
+    with pytest.raises(ValueError, match=r"b\.tsv has columns \['model', 'method', 'other'\]"):
         jobs.aggregate_job([a, b], tmp_path / "recovery.tsv", log)
     assert "Traceback" in log.read_text()
 
 
 def test_aggregate_job_names_the_row_of_a_damaged_table(tmp_path):
     a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
-    a.write_text("method\tcell\nmle\tx\n")
-    b.write_text("method\tcell\nmle\ty\nmle\n")  # cut short while written
+    columns = summary_columns(["b"], [0.9])
+    header, row = "\t".join(columns), "\t".join(["x"] * len(columns))
+    a.write_text(f"{header}\n{row}\n")
+    b.write_text(f"{header}\n{row}\nbias\n")  # cut short while written
     log = tmp_path / "aggregate.log"
-    with pytest.raises(ValueError, match=r"b\.tsv, row 2: 1 fields, expected 2"):
+    with pytest.raises(ValueError, match=rf"b\.tsv, row 2: 1 fields, expected {len(columns)}"):
         jobs.aggregate_job([a, b], tmp_path / "recovery.tsv", log)
     assert not (tmp_path / "recovery.tsv").exists()
 
 
 def test_aggregate_job_copies_quoted_fields_as_pandas_wrote_them(tmp_path):
     # an error message with a tab and a line break, as a failed fit may have
-    frame = pd.DataFrame({"method": ["mle", "pymc"], "error": ["a\tb\nc", ""]})
+    from rlrecover.summary import empty_row
+
+    rows = [empty_row("bias", [0.9], m, {"b": 0.5}, 0, 10) for m in ("mle", "pymc_potential")]
+    rows[0]["error"] = "a\tb\nc"
+    frame = pd.DataFrame(rows)
     a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
     frame.to_csv(a, sep="\t", index=False)
     frame.iloc[::-1].to_csv(b, sep="\t", index=False)
@@ -319,13 +419,15 @@ def test_a_damaged_data_file_fails_the_fit_job_and_names_the_problem(
 ):
     lines = data_file.read_text().splitlines()
     if damage == "drop_replicate":
-        lines = [ln for ln in lines if not ln.startswith("2\t")]
+        lines = [ln for ln in lines if not ln.startswith("rw\t2\t")]
     elif damage == "cut_inside":
         lines = lines[: 1 + 2 * 30 + 19]
     elif damage == "cut_mid_line":
-        lines = [*lines[:-1], lines[-1].rsplit("\t", 1)[0]]
+        lines = [*lines[:-1], "\t".join(lines[-1].split("\t")[:4])]  # reward and truth gone
     else:
-        lines = [("1\t5\t7\t1" if ln.startswith("1\t5\t") else ln) for ln in lines]
+        lines = [
+            ("rw\t1\t5\t7\t1\t0.4\t3.0" if ln.startswith("rw\t1\t5\t") else ln) for ln in lines
+        ]
     data_file.write_text("\n".join(lines) + "\n")
     out, log = tmp_path / "mle.tsv", tmp_path / "fit.log"
     with pytest.raises(ValueError) as err:
@@ -354,7 +456,7 @@ def test_sampling_then_summary_jobs_equal_fit_datasets_and_resume_from_checkpoin
     from conftest import default_settings
 
     from rlrecover.fitting import DatasetSpec, fit_datasets
-    from rlrecover.posterior import load_fits
+    from rlrecover.inference.posterior import load_fits
 
     methods = ["pymc_potential", "pymc_bernoulli"]
     draws = [tmp_path / f"{m}.npz" for m in methods]
@@ -386,8 +488,8 @@ def test_sampling_then_summary_jobs_equal_fit_datasets_and_resume_from_checkpoin
 
     # A rerun after an interruption: two datasets of the first method were finished.
     fits = load_fits(draws[0])
-    from rlrecover.checkpoint import Checkpoints
     from rlrecover.data import iter_datasets
+    from rlrecover.run.checkpoint import Checkpoints
 
     context = {**_bayes_config(), "unit": {"truth": TRUTH}}
     store = Checkpoints(ck, methods[0], context)
@@ -408,14 +510,14 @@ def test_a_cancelled_sampling_job_stops_keeps_its_finished_datasets_and_writes_n
 ):
     import threading
 
-    from rlrecover import interrupt
-    from rlrecover.bayes import IN_FLIGHT
+    from rlrecover import cancel as interrupt
+    from rlrecover.inference.sampling import IN_FLIGHT
 
     # more datasets than sample at once, so that some start after the first is done
     unit = {**UNIT, "replicates": 2 * IN_FLIGHT}
     cfg = fit_config()
     data = simulate_cell(
-        cfg["seed"], TRUTH, unit["replicates"], TaskSettings.from_config(cfg["task"])
+        RW, cfg["seed"], TRUTH, unit["replicates"], TaskSettings.from_config(cfg["task"])
     )
     data_file = tmp_path / "data.tsv"
     data.to_csv(data_file, sep="\t", index=False)
@@ -455,11 +557,11 @@ def test_a_cancelled_sampling_job_stops_keeps_its_finished_datasets_and_writes_n
 def test_figures_drawn_by_worker_processes_equal_those_drawn_in_this_one(tmp_path):
     from test_plots import make_recovery
 
-    from rlrecover import plots
+    from rlrecover.report import figures as plots
 
     rec = make_recovery(trials=(50, 150))
-    figures = {"map_bias": (plots.plot_grid_map, (rec, "bias"))}
-    figures |= {f"recovery_{p}": (plots.plot_recovery, (rec, p)) for p in ("alpha", "beta")}
+    figures = {"map_bias": (plots.plot_grid_map, (rec, RW, "bias"))}
+    figures |= {f"recovery_{p}": (plots.plot_recovery, (rec, RW, p)) for p in ("alpha", "beta")}
     written = {}
     for processes in (1, 2):
         outputs = {name: tmp_path / str(processes) / f"{name}.png" for name in figures}
@@ -510,7 +612,7 @@ def _draw_slowly(path):
 
 
 def test_ctrl_c_stops_the_figure_workers(tmp_path):
-    from rlrecover.interrupt import CANCEL, Cancelled
+    from rlrecover.cancel import CANCEL, Cancelled
 
     figures = {name: (_draw_slowly, ()) for name in "ab"}
     outputs = {name: tmp_path / name for name in figures}
@@ -543,12 +645,12 @@ def test_figure_workers_start_with_the_plotting_modules_imported():
 def test_a_figure_that_fails_in_a_worker_process_fails_the_job(tmp_path):
     from test_plots import make_recovery
 
-    from rlrecover import plots
+    from rlrecover.report import figures as plots
 
     rec = make_recovery()
     figures = {
-        "alpha": (plots.plot_recovery, (rec, "alpha")),
-        "gamma": (plots.plot_recovery, (rec, "gamma")),  # not a parameter
+        "alpha": (plots.plot_recovery, (rec, RW, "alpha")),
+        "gamma": (plots.plot_recovery, (rec, RW, "gamma")),  # not a parameter
     }
     outputs = {name: tmp_path / f"{name}.png" for name in figures}
     with pytest.raises(ValueError, match="gamma"):

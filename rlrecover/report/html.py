@@ -517,6 +517,15 @@ def _maybe_table(df: pd.DataFrame | None, model: Model, headers: Mapping[str, st
     return _table(_ordered(df), {**_true_headers(model), "n_trials": "trials", **(headers or {})})
 
 
+def _known_figures(model: Model) -> set[str]:
+    """The figures the template places in its sections (any other goes under recovery)."""
+    from rlrecover.report.layout import MAP_FIGURES, MATRIX_FIGURES, SBC_FIGURES
+
+    names = {f"recovery_{p}" for p in model.param_names}
+    names |= {"coverage", "coverage_curve", "design", "exact_check"}
+    return names | set(MAP_FIGURES) | set(MATRIX_FIGURES) | set(SBC_FIGURES)
+
+
 def _headline(summary: pd.DataFrame | None) -> dict[str, Any] | None:
     """The first screen: one row per model, parameter and method, linked to the model.
 
@@ -668,6 +677,10 @@ def render_report(
                 "design_cells": _maybe_table(tables.get("design_cells"), model),
                 "diagnostics": _diagnostics(tables.get("diagnostics"), model, rhat_max, ess_min),
                 "maps": "map_rmse" in given.get("images", {}),
+                "matrices": model.n_params >= 2 and "map_rmse" not in given.get("images", {}),
+                "other_figures": [
+                    str(k) for k in given.get("images", {}) if str(k) not in _known_figures(model)
+                ],
             }
         )
     runtimes = {p["name"]: models[p["name"]]["tables"].get("runtime") for p in parts}

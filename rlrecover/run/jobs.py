@@ -465,7 +465,7 @@ def aggregate_job(inputs: Sequence[PathLike], output: PathLike, log_path: PathLi
         Naming the table whose columns are not those of a fit table, or the table and
         number of a row with the wrong number of fields.
     """
-    from rlrecover.summary import levels_of, union_params
+    from rlrecover.summary import levels_of, union_columns
 
     sep = "\t"
     with job_log(log_path) as log:
@@ -490,7 +490,7 @@ def aggregate_job(inputs: Sequence[PathLike], output: PathLike, log_path: PathLi
             tables.append((columns, body, rows))
         if levels is None:
             raise ValueError("no fit tables to stack")
-        header = summary_columns(union_params([params_of(c) for c, _, _ in tables]), levels)
+        header = union_columns([params_of(c) for c, _, _ in tables], levels)
         out = io.StringIO()
         out.write(sep.join(header) + "\n")
         writer = csv.writer(out, delimiter=sep, lineterminator="\n")
