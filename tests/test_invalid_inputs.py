@@ -23,9 +23,11 @@ BASE = """\
 seed: 5
 task:
   n_trials: 30
-grid:
-  alpha: [0.4]
-  beta: [3, 8]
+models:
+  rw:
+    grid:
+      alpha: [0.4]
+      beta: [3, 8]
 replicates: 2
 methods: [mle]
 mle:
@@ -81,52 +83,102 @@ CONFIG_VALUES = [
     ),
     (
         "alpha_above_1",
-        "grid:\n  alpha: [0.1, 1.5]\n",
-        "bad.yaml, line 2, column 16: grid -> alpha -> 1: 1.5 is greater than the maximum of 1",
+        "models:\n  rw:\n    grid:\n      alpha: [0.1, 1.5]\n      beta: [3, 8]\n",
+        "bad.yaml, line 4, column 20: models -> rw -> grid -> alpha -> 1: 1.5 is greater "
+        "than the maximum of 1",
     ),
     (
         "alpha_below_0",
-        "grid:\n  alpha: [-0.2]\n",
-        "bad.yaml, line 2, column 11: grid -> alpha -> 0: -0.2 is less than the minimum of 0",
+        "models:\n  rw:\n    grid:\n      alpha: [-0.2]\n      beta: [3, 8]\n",
+        "bad.yaml, line 4, column 15: models -> rw -> grid -> alpha -> 0: -0.2 is less "
+        "than the minimum of 0",
     ),
     (
         "beta_zero",
-        "grid:\n  beta: [0]\n",
-        "bad.yaml, line 2, column 10: grid -> beta -> 0: 0 is less than or equal to the "
-        "minimum of 0",
+        "models:\n  rw:\n    grid:\n      alpha: [0.4]\n      beta: [0]\n",
+        "bad.yaml, line 5, column 14: models -> rw -> grid -> beta -> 0: 0 is less than "
+        "or equal to the minimum of 0",
     ),
     (
         "beta_negative",
-        "grid:\n  beta: [2, -1]\n",
-        "bad.yaml, line 2, column 13: grid -> beta -> 1: -1 is less than or equal to the "
-        "minimum of 0",
+        "models:\n  rw:\n    grid:\n      alpha: [0.4]\n      beta: [2, -1]\n",
+        "bad.yaml, line 5, column 17: models -> rw -> grid -> beta -> 1: -1 is less than "
+        "or equal to the minimum of 0",
     ),
     (
         "empty_grid_list",
-        "grid:\n  alpha: []\n",
-        "bad.yaml, line 2, column 3: grid -> alpha: [] should be non-empty",
+        "models:\n  rw:\n    grid:\n      alpha: []\n      beta: [3, 8]\n",
+        "bad.yaml, line 4, column 7: models -> rw -> grid -> alpha: [] should be non-empty",
     ),
     (
         "grid_value_twice",
-        "grid:\n  alpha: [0.5, 0.5000000000001]\n",
-        "bad.yaml, line 2, column 3: grid -> alpha: [0.5, 0.5000000000001] repeats values "
-        "(equal to 12 significant digits): 0.5",
+        "models:\n  rw:\n    grid:\n      alpha: [0.5, 0.5000000000001]\n      beta: [3, 8]\n",
+        "bad.yaml, line 4, column 7: models -> rw -> grid -> alpha: [0.5, "
+        "0.5000000000001] repeats values (equal to 12 significant digits): 0.5",
     ),
     (
         "grid_infinite",
-        "grid:\n  beta: [.inf]\n",
-        "bad.yaml, line 2, column 10: grid -> beta -> 0: inf is not a finite number",
+        "models:\n  rw:\n    grid:\n      alpha: [0.4]\n      beta: [.inf]\n",
+        "bad.yaml, line 5, column 14: models -> rw -> grid -> beta -> 0: inf is not a "
+        "finite number",
     ),
     (
         "grid_not_a_list",
-        "grid:\n  alpha: 0.5\n",
-        "bad.yaml, line 2, column 3: grid -> alpha: 0.5 is not of type 'array'",
+        "models:\n  rw:\n    grid:\n      alpha: 0.5\n      beta: [3, 8]\n",
+        "bad.yaml, line 4, column 7: models -> rw -> grid -> alpha: 0.5 is not of type 'array'",
     ),
     (
         "number_in_quotes",
-        "grid:\n  alpha: [1e-3]\n",
-        "bad.yaml, line 2, column 11: grid -> alpha -> 0: '1e-3' is not of type 'number' "
-        "(write numbers without quotes; in exponent form with a point, e.g. 1.0e-3)",
+        "models:\n  rw:\n    grid:\n      alpha: [1e-3]\n      beta: [3, 8]\n",
+        "bad.yaml, line 4, column 15: models -> rw -> grid -> alpha -> 0: '1e-3' is "
+        "not of type 'number' (write numbers without quotes; in exponent form with a "
+        "point, e.g. 1.0e-3)",
+    ),
+    (
+        "unknown_model",
+        "models:\n  rwx:\n    grid:\n      alpha: [0.4]\n",
+        "bad.yaml, line 2, column 3: models: Additional properties are not allowed "
+        "('rwx' was unexpected) (the library's models: bias, wsls, rw, ck, rwck, rw2)",
+    ),
+    (
+        "parameter_typo",
+        "models:\n  rw:\n    grid:\n      alpha: [0.4]\n      betta: [3]\n",
+        "bad.yaml, line 5, column 7: models -> rw -> grid: Additional properties are "
+        "not allowed ('betta' was unexpected)",
+    ),
+    (
+        "prior_of_the_wrong_kind",
+        "models:\n  rw:\n    grid:\n      alpha: [0.4]\n      beta: [3]\n"
+        "    priors:\n      alpha: {sigma: 2}\n",
+        "bad.yaml, line 7, column 15: models -> rw -> priors -> alpha: Additional "
+        "properties are not allowed ('sigma' was unexpected)",
+    ),
+    (
+        "grid_and_truths",
+        "models:\n  rw:\n    grid:\n      alpha: [0.4]\n      beta: [3]\n"
+        "    truths:\n      prior: 10\n",
+        "bad.yaml, line 2, column 3: models -> rw: gives both `grid` and `truths`; give "
+        "the true values either as `grid` (values of each parameter, every combination "
+        "studied) or as `truths` (`{sobol: N, ranges: {...}}` or `{prior: N}`)",
+    ),
+    (
+        "sobol_without_ranges",
+        "models:\n  rwck:\n    truths:\n      sobol: 16\n",
+        "bad.yaml, line 3, column 5: models -> rwck -> truths: `sobol` needs `ranges`, a "
+        "[low, high] range of each parameter",
+    ),
+    (
+        "sobol_range_reversed",
+        "models:\n  ck:\n    truths:\n      sobol: 16\n      ranges:\n"
+        "        alpha_c: [0.9, 0.1]\n        beta_c: [1, 5]\n",
+        "bad.yaml, line 6, column 9: models -> ck -> truths -> ranges -> alpha_c: [0.9, "
+        "0.1]: the low end must be below the high end",
+    ),
+    (
+        "old_single_model_form",
+        "grid:\n  alpha: [0.1, 0.5]\n  beta: [1, 5]\n",
+        "bad.yaml, line 1, column 1: (top level): grid at the top level is the "
+        "single-model form of rlrecover 0.1; a study now names its models",
     ),
     (
         "seed_text",
@@ -195,14 +247,14 @@ CONFIG_VALUES = [
 
 # ------------------------------------------------------------------ config files
 # (id, files to write (None: delete), command-line arguments, text that must be in the message)
-BAD_FLOW = "grid:\n  alpha: [0.1, 0.5\n  beta: [1]\n"
+BAD_FLOW = "models:\n  rw:\n    grid:\n      alpha: [0.1, 0.5\n      beta: [1]\n"
 CONFIG_FILES = [
     (
         "config_yaml_bad_yaml",
         {"config.yaml": BASE.replace("alpha: [0.4]", "alpha: [0.4")},
         [],
-        "config file config.yaml, line 6, column 7: expected ',' or ']', but got ':' "
-        "(while parsing a flow sequence that starts at line 5, column 10)",
+        "config file config.yaml, line 8, column 11: expected ',' or ']', but got ':' "
+        "(while parsing a flow sequence that starts at line 7, column 14)",
     ),
     (
         "config_yaml_tab",
@@ -215,7 +267,7 @@ CONFIG_FILES = [
         "config_yaml_empty",
         {"config.yaml": ""},
         [],
-        "config file config.yaml is empty; it must hold `key: value` lines, at least `grid:`",
+        "config file config.yaml is empty; it must hold `key: value` lines, at least `models:`",
     ),
     (
         "config_yaml_missing",
@@ -224,10 +276,14 @@ CONFIG_FILES = [
         "Workflow defines configfile config.yaml but it is not present or accessible",
     ),
     (
-        "config_yaml_no_grid",
-        {"config.yaml": BASE.replace("grid:\n  alpha: [0.4]\n  beta: [3, 8]\n", "")},
+        "config_yaml_no_models",
+        {
+            "config.yaml": BASE.replace(
+                "models:\n  rw:\n    grid:\n      alpha: [0.4]\n      beta: [3, 8]\n", ""
+            )
+        },
         [],
-        "(top level): 'grid' is a required property",
+        "(top level): 'models' is a required property",
     ),
     (  # Snakemake reads --configfile before the Snakefile: its message, no position
         "configfile_bad_yaml",
@@ -239,7 +295,7 @@ CONFIG_FILES = [
         "configfile_bad_yaml_verbose",
         {"bad.yaml": BAD_FLOW},
         ["--configfile", "bad.yaml", "--verbose"],
-        "expected ',' or ']', but got ':'\n  in \"bad.yaml\", line 3, column 7",
+        "expected ',' or ']', but got ':'\n  in \"bad.yaml\", line 5, column 11",
     ),
     (
         "configfile_key_given_twice",
@@ -263,8 +319,9 @@ CONFIG_FILES = [
     (
         "config_option_bad_yaml",
         {},
-        ["--config", "grid={alpha: [0.1"],
-        "--config grid={alpha: [0.1, column 18: expected ',' or ']', but got '<stream end>'",
+        ["--config", "models={rw: {grid: {alpha: [0.1"],
+        "--config models={rw: {grid: {alpha: [0.1, column 32: expected ',' or ']', but got "
+        "'<stream end>'",
     ),
     (
         "config_option_type",
@@ -275,8 +332,8 @@ CONFIG_FILES = [
     (
         "config_option_range",
         {},
-        ["--config", "grid={alpha: [2], beta: [1]}"],
-        "--config: grid -> alpha -> 0: 2 is greater than the maximum of 1",
+        ["--config", "models={rw: {grid: {alpha: [2], beta: [1]}}}"],
+        "--config: models -> rw -> grid -> alpha -> 0: 2 is greater than the maximum of 1",
     ),
 ]
 
@@ -286,7 +343,7 @@ def finished(tmp_path: Path) -> Path:
     """A workflow copy with BASE and (stand-in) finished results."""
     workflow_copy(tmp_path)
     (tmp_path / "config.yaml").write_text(BASE)
-    for name in ("recovery.tsv", "fits/mle/trials~30/alpha~0.4/beta~3.tsv", "report.html"):
+    for name in ("recovery.tsv", "fits/rw/mle/trials~30/alpha~0.4/beta~3.tsv", "report.html"):
         path = tmp_path / "results" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"finished {name}\n")
@@ -342,7 +399,7 @@ def test_python_m_rlrecover_config_names_the_position(tmp_path):
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith(
-        "config file bad.yaml, line 3, column 7: expected ',' or ']', but got ':'"
+        "config file bad.yaml, line 5, column 11: expected ',' or ']', but got ':'"
     ), proc.stderr
     (tmp_path / "config.yaml").write_text(BASE)
     (tmp_path / "over.yaml").write_text("sbc:\n  batch: 0\n")
@@ -360,7 +417,7 @@ def test_python_m_rlrecover_config_names_the_position(tmp_path):
 def test_nested_config_option_keeps_its_numbers(tmp_path):
     # Snakemake reads the numbers of a nested --config value as text; the Snakefile
     # reads them again as YAML.
-    grid = "grid={alpha: [0.1, 0.5], beta: [1.5]}"
+    grid = "models={rw: {grid: {alpha: [0.1, 0.5], beta: [1.5]}}}"
     workflow_copy(tmp_path)
     (tmp_path / "config.yaml").write_text(BASE)
     proc = snakemake(tmp_path, "-n", "--quiet", "rules", "--config", grid)
@@ -369,13 +426,18 @@ def test_nested_config_option_keeps_its_numbers(tmp_path):
 
 
 # ------------------------------------------------------------------ damaged data files
-DATA = "results/data/trials~30/alpha~0.4/beta~8.tsv"
-FITS = "results/fits/mle/trials~30/alpha~0.4/beta~8.tsv"
+DATA = "results/data/rw/trials~30/alpha~0.4/beta~8.tsv"
+FITS = "results/fits/rw/mle/trials~30/alpha~0.4/beta~8.tsv"
 
 
 def _action_2(lines):
-    fields = lines[40].split("\t")
-    return [*lines[:40], "\t".join([*fields[:2], "2", fields[3]]), *lines[41:]]
+    fields = lines[40].split("\t")  # model, replicate, trial, action, reward, truths
+    return [*lines[:40], "\t".join([*fields[:3], "2", *fields[4:]]), *lines[41:]]
+
+
+def _truth_edited(lines):
+    fields = lines[5].split("\t")
+    return [*lines[:5], "\t".join([*fields[:-1], "9\n"]), *lines[6:]]
 
 
 # (id, damage applied to the lines of the data file, text that must be in the message)
@@ -392,7 +454,7 @@ DAMAGED = [
     ),
     (
         "cut_mid_line",
-        lambda lines: [*lines[:50], lines[50][:5]],
+        lambda lines: [*lines[:50], "\t".join(lines[50].split("\t")[:3])],
         f"{DATA}, line 51 (replicate 1): action is missing (a damaged or truncated file?)",
     ),
     (
@@ -402,9 +464,15 @@ DAMAGED = [
     ),
     (
         "wrong_header",
-        lambda lines: ["replicate\ttrial\tchoice\treward\n", *lines[1:]],
-        f"{DATA}: columns ['replicate', 'trial', 'choice', 'reward'], expected "
-        "['replicate', 'trial', 'action', 'reward']",
+        lambda lines: [lines[0].replace("action", "choice"), *lines[1:]],
+        f"{DATA}: columns ['model', 'replicate', 'trial', 'choice', 'reward', 'alpha_true', "
+        "'beta_true'], expected ['model', 'replicate', 'trial', 'action', 'reward', "
+        "'alpha_true', 'beta_true']",
+    ),
+    (
+        "truth_edited",
+        _truth_edited,
+        f"{DATA}: replicate 0: beta_true is 9, the config says 8",
     ),
     (
         "empty_file",
@@ -456,6 +524,6 @@ def test_damaged_data_file_without_fits_fails_its_fit_job(pipeline, tmp_path):
         before,
         proc,
         f"{DATA}: replicate 1 has 19 rows with trials 1..19, expected trials 1..30",
-        allowed=["results/logs/fit_mle/trials~30/alpha~0.4/beta~8.log"],  # the failed job's log
+        allowed=["results/logs/fit_mle/rw/trials~30/alpha~0.4/beta~8.log"],  # the job's log
     )
     assert "Error in rule fit" in proc.stderr

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {
     "seed": 5,
     "task": {"n_trials": 100},
-    "grid": {"alpha": [0.3, 0.7], "beta": [4]},
+    "models": {"rw": {"grid": {"alpha": [0.3, 0.7], "beta": [4]}}},
     "replicates": 12,
     "sampler": {"chains": 2, "tune": 400, "draws": 400},
     "mle": {"n_starts": 2},

@@ -20,10 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 METHODS = ["mle", "pymc_potential", "pymc_bernoulli"]
 LEVELS = [0.5, 0.9]
 TRIALS = [30, 60]
+RWCK_RANGES = {"alpha": [0.2, 0.8], "beta": [2, 8], "alpha_c": [0.2, 0.8], "beta_c": [1, 4]}
+# Two models of different sizes and designs: rw on a grid, rwck (four parameters) on
+# Sobol truths with a replicate each.
 TINY = {
     "seed": 11,
     "task": {"n_trials": TRIALS},
-    "grid": {"alpha": [0.4], "beta": [3, 8]},
+    "models": {
+        "rw": {"grid": {"alpha": [0.4], "beta": [3, 8]}},
+        "rwck": {"truths": {"sobol": 2, "ranges": RWCK_RANGES}, "replicates": 1},
+    },
     "replicates": 2,
     "methods": METHODS,
     "sampler": {"chains": 2, "tune": 150, "draws": 150},
@@ -33,12 +39,23 @@ TINY = {
     "exact_check": {"per_cell": 1, "sbc": 2},
 }
 CELLS = [(0.4, 3.0), (0.4, 8.0)]
+MODELS = {"rw": ("alpha", "beta"), "rwck": ("alpha", "beta", "alpha_c", "beta_c")}
+REPLICATES = {"rw": 2, "rwck": 1}
+TRUTHS = {"rw": 2, "rwck": 2}
 TABLES = ["recovery_metrics", "coverage", "coverage_curve", "diagnostics", "runtime"]
 TABLES += ["grid_map", "tradeoff", "design", "design_cells", "exact_check", "sbc"]
 TABLES += ["sbc_coverage_curve"]
-PLOTS = ["recovery_alpha", "recovery_beta", "coverage", "coverage_curve", "map_bias"]
-PLOTS += ["map_rmse", "map_coverage90", "map_flagged", "tradeoff", "design", "exact_check"]
+EXTRA_TABLES = {"rw": [], "rwck": ["correlations", "error_dependence"]}
+PLOTS = ["coverage", "coverage_curve", "design", "exact_check"]
 PLOTS += ["sbc_ranks", "sbc_ecdf", "sbc_coverage_curve"]
+EXTRA_PLOTS = {
+    "rw": ["map_bias", "map_rmse", "map_coverage90", "map_flagged", "tradeoff"],
+    "rwck": ["error_dependence", "correlations"],
+}
+
+
+def plots_of(model: str) -> list[str]:
+    return [f"recovery_{p}" for p in MODELS[model]] + PLOTS + EXTRA_PLOTS[model]
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
@@ -66,97 +83,145 @@ def run(tmp_path_factory):
 @pytest.mark.slow
 def test_every_output_exists(run):
     results = run / "results"
-    expected = ["recovery.tsv", "sbc/recovery.tsv", "report.html"]
-    expected += [f"tables/{t}.tsv" for t in TABLES] + [f"plots/{p}.png" for p in PLOTS]
+    expected = ["recovery.tsv", "sbc/recovery.tsv", "report.html", "tables/summary.tsv"]
+    for model in MODELS:
+        expected += [f"tables/{model}/{t}.tsv" for t in TABLES + EXTRA_TABLES[model]]
+        expected += [f"plots/{model}/{p}.png" for p in plots_of(model)]
+        for k in (0, 1):
+            expected += [f"sbc/data/{model}/batch~{k}.tsv"]
+            expected += [f"sbc/fits/{model}/{m}/batch~{k}.tsv" for m in METHODS]
+        expected.append(f"exact/{model}/sbc/batch~0.tsv")
     for n in TRIALS:
         for alpha, beta in CELLS:
-            cell = f"trials~{n}/alpha~{alpha:g}/beta~{beta:g}"
+            cell = f"rw/trials~{n}/alpha~{alpha:g}/beta~{beta:g}"
             expected += [f"data/{cell}.tsv", f"exact/{cell}.tsv"]
-            expected += [f"fits/{m}/{cell}.tsv" for m in METHODS]
-    for k in (0, 1):
-        expected += [f"sbc/data/batch~{k}.tsv"] + [f"sbc/fits/{m}/batch~{k}.tsv" for m in METHODS]
-    expected.append("exact/sbc/batch~0.tsv")
     for name in expected:
         path = results / name
         assert path.is_file() and path.stat().st_size > 0, name
-    assert not (results / "exact/sbc/batch~1.tsv").exists()  # no dataset to check there
-    for p in PLOTS:
-        assert (results / f"plots/{p}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", p
+    for model in MODELS:
+        assert not (results / f"exact/{model}/sbc/batch~1.tsv").exists()  # nothing to check
+        for p in plots_of(model):
+            png = results / f"plots/{model}/{p}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+            # a figure with something drawn: one saying only "nothing to draw" is < 10 kB
+            assert png.stat().st_size > 20_000, png
+        # every cell of both numbers of trials has its data, fits and exact check
+        for n in TRIALS:
+            data = sorted((results / f"data/{model}/trials~{n}").rglob("*.tsv"))
+            fits = sorted((results / f"fits/{model}/mle/trials~{n}").rglob("*.tsv"))
+            exact = sorted((results / f"exact/{model}/trials~{n}").rglob("*.tsv"))
+            assert len(data) == len(fits) == len(exact) == TRUTHS[model], model
 
 
 @pytest.mark.slow
-def test_datasets_have_the_interface_columns(run):
+def test_datasets_say_what_they_hold(run):
     for n in TRIALS:
-        data = pd.read_csv(run / f"results/data/trials~{n}/alpha~0.4/beta~3.tsv", sep="\t")
-        assert list(data.columns) == ["replicate", "trial", "action", "reward"]
+        data = pd.read_csv(run / f"results/data/rw/trials~{n}/alpha~0.4/beta~3.tsv", sep="\t")
+        assert list(data.columns) == [
+            "model",
+            "replicate",
+            "trial",
+            "action",
+            "reward",
+            "alpha_true",
+            "beta_true",
+        ]
         assert len(data) == TINY["replicates"] * n
+        assert (data["model"] == "rw").all() and (data["beta_true"] == 3).all()
         assert set(data["action"]) <= {0, 1} and set(data["reward"]) <= {0, 1}
     # The shorter dataset is the start of the longer one (same random stream).
-    short = pd.read_csv(run / "results/data/trials~30/alpha~0.4/beta~3.tsv", sep="\t")
-    long = pd.read_csv(run / "results/data/trials~60/alpha~0.4/beta~3.tsv", sep="\t")
+    short = pd.read_csv(run / "results/data/rw/trials~30/alpha~0.4/beta~3.tsv", sep="\t")
+    long = pd.read_csv(run / "results/data/rw/trials~60/alpha~0.4/beta~3.tsv", sep="\t")
     head = long[long["trial"] <= 30].reset_index(drop=True)
     pd.testing.assert_frame_equal(short, head)
-    sbc = pd.read_csv(run / "results/sbc/data/batch~1.tsv", sep="\t")
-    assert list(sbc.columns) == ["replicate", "trial", "action", "reward"]
+    sbc = pd.read_csv(run / "results/sbc/data/rwck/batch~1.tsv", sep="\t")
+    assert list(sbc.columns)[:5] == ["model", "replicate", "trial", "action", "reward"]
     assert sorted(sbc["replicate"].unique()) == [4, 5]
+    # a path names its truth: the Sobol cell's values are its data's truths
+    for path in (run / "results/data/rwck/trials~30").rglob("*.tsv"):
+        cell = path.relative_to(run / "results/data/rwck/trials~30").with_suffix("")
+        truth = dict(part.split("~") for part in cell.parts)
+        data = pd.read_csv(path, sep="\t")
+        for p in MODELS["rwck"]:
+            assert (data[f"{p}_true"] == float(truth[p])).all()
+            lo, hi = RWCK_RANGES[p]
+            assert lo <= float(truth[p]) <= hi
 
 
 @pytest.mark.slow
-def test_recovery_has_one_finite_row_per_method_and_dataset(run):
+def test_recovery_has_one_finite_row_per_model_method_and_dataset(run):
     rec = pd.read_csv(run / "results/recovery.tsv", sep="\t")
-    assert len(rec) == len(METHODS) * len(CELLS) * TINY["replicates"] * len(TRIALS)
-    keys = rec[["method", "alpha_true", "beta_true", "n_trials", "replicate"]]
+    n = sum(TRUTHS[m] * REPLICATES[m] for m in MODELS) * len(METHODS) * len(TRIALS)
+    assert len(rec) == n
+    keys = rec[["model", "method", "cell", "n_trials", "replicate"]]
     assert not keys.duplicated().any()
+    assert rec["model"].drop_duplicates().tolist() == ["rw", "rwck"]
     assert sorted(rec["method"].unique()) == sorted(METHODS)
-    assert (rec["status"] == "ok").all(), rec[["method", "error"]]
+    assert (rec["status"] == "ok").all(), rec[["model", "method", "error"]]
     assert sorted(rec["n_trials"].unique()) == TRIALS
     sbc = pd.read_csv(run / "results/sbc/recovery.tsv", sep="\t")
     assert list(sbc.columns) == list(rec.columns)
-    assert len(sbc) == len(METHODS) * TINY["sbc"]["draws"]
+    assert len(sbc) == len(METHODS) * TINY["sbc"]["draws"] * len(MODELS)
     assert (sbc["cell"] == "sbc").all() and sorted(sbc["replicate"].unique()) == list(range(6))
-    finite = ["alpha_est", "beta_est", "alpha_median", "beta_median", "alpha_sd", "beta_sd"]
-    finite += ["alpha_cdf_true", "beta_cdf_true", "seconds"]
-    for level in LEVELS:
-        for p in ("alpha", "beta"):
-            finite += list(interval_columns(p, level))
-    for col in finite:
-        assert rec[col].map(math.isfinite).all(), col
-    bayes = rec[rec["method"] != "mle"]
-    for col in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "alpha_mcse"):
-        assert bayes[col].map(math.isfinite).all(), col
-    assert rec.loc[rec["method"] == "mle", "rhat_max"].isna().all()
+    for model, params in MODELS.items():
+        rows = rec[rec["model"] == model]
+        others = [p for p in ("alpha_c", "beta_c") if p not in params]
+        for p in others:
+            assert rows[f"{p}_est"].isna().all(), (model, p)
+        finite = [f"{p}_{s}" for p in params for s in ("est", "median", "sd", "cdf_true")]
+        finite.append("seconds")
+        for level in LEVELS:
+            for p in params:
+                finite += list(interval_columns(p, level))
+        for col in finite:
+            assert rows[col].map(math.isfinite).all(), (model, col)
+        bayes = rows[rows["method"] != "mle"]
+        for col in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "alpha_mcse"):
+            assert bayes[col].map(math.isfinite).all(), (model, col)
+        assert rows.loc[rows["method"] == "mle", "rhat_max"].isna().all()
+    assert rec.loc[rec["model"] == "rwck", "corr_alpha_alpha_c"].map(math.isfinite).all()
 
 
 @pytest.mark.slow
 def test_tables_cover_every_method(run):
-    metrics = pd.read_csv(run / "results/tables/recovery_metrics.tsv", sep="\t")
-    coverage = pd.read_csv(run / "results/tables/coverage.tsv", sep="\t")
-    for table in (metrics, coverage):
-        assert set(table["method"]) == set(METHODS)
-        assert set(table["parameter"]) == {"alpha", "beta"}
-    overall = coverage[coverage["cell"] == "all"]
-    assert sorted(overall["level"].unique()) == LEVELS
-    assert (overall["n"] == len(CELLS) * TINY["replicates"] * len(TRIALS)).all()
-    assert (
-        (overall["ci_low"] <= overall["coverage"]) & (overall["coverage"] <= overall["ci_high"])
-    ).all()
+    for model, params in MODELS.items():
+        metrics = pd.read_csv(run / f"results/tables/{model}/recovery_metrics.tsv", sep="\t")
+        coverage = pd.read_csv(run / f"results/tables/{model}/coverage.tsv", sep="\t")
+        for table in (metrics, coverage):
+            assert set(table["method"]) == set(METHODS)
+            assert set(table["parameter"]) == set(params)
+        overall = coverage[coverage["cell"] == "all"]
+        assert sorted(overall["level"].unique()) == LEVELS
+        assert (overall["n"] == TRUTHS[model] * REPLICATES[model] * len(TRIALS)).all()
+        assert (
+            (overall["ci_low"] <= overall["coverage"])
+            & (overall["coverage"] <= overall["ci_high"])
+        ).all()
+    summary = pd.read_csv(run / "results/tables/summary.tsv", sep="\t")
+    pairs = summary[["model", "parameter"]].drop_duplicates().values.tolist()
+    assert pairs == [[m, p] for m, params in MODELS.items() for p in params]
 
 
 @pytest.mark.slow
 def test_report_has_every_section(run):
     html = (run / "results/report.html").read_text()
-    from rlrecover.report import SECTIONS
+    from rlrecover.report.html import MODEL_SECTIONS, STUDY_SECTIONS
 
-    for section, _ in SECTIONS:
+    for model in MODELS:
+        assert f'id="model-{model}"' in html and f'href="#model-{model}"' in html
+        for section, _ in MODEL_SECTIONS:
+            assert f'id="{model}-{section}"' in html, (model, section)
+    for section, _ in STUDY_SECTIONS:
         assert f'id="{section}"' in html, section
-    assert html.count("data:image/png;base64,") == len(PLOTS)
+    assert html.count("data:image/png;base64,") == sum(len(plots_of(m)) for m in MODELS)
     assert "was made for this run" not in html  # every figure is there
     assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert "importance sampling from the posterior mode" in html  # rwck's reference
 
 
 @pytest.mark.slow
 def test_fit_logs_have_one_line_per_dataset(run):
-    cell = "trials~60/alpha~0.4/beta~8.log"
+    cell = "rw/trials~60/alpha~0.4/beta~8.log"
     logs = {
         "fit_mle": (run / f"results/logs/fit_mle/{cell}").read_text(),
         "fit_bayes": (run / f"results/logs/fit_bayes/{cell}").read_text(),
@@ -172,11 +237,25 @@ def test_fit_logs_have_one_line_per_dataset(run):
 
 @pytest.mark.slow
 def test_adding_a_grid_value_runs_only_the_new_work(run):
-    counts = _dry_run_counts(run, grid={"alpha": [0.4], "beta": [3, 8, 15]})
-    # The new cell at each number of trials; nothing for the existing cells or SBC.
+    models = {**TINY["models"], "rw": {"grid": {"alpha": [0.4], "beta": [3, 8, 15]}}}
+    counts = _dry_run_counts(run, models=models)
+    # The new cell at each number of trials; nothing for the existing cells, the other
+    # model or SBC.
     for rule in ("simulate", "fit_mle", "fit_bayes", "summarize", "exact"):
         assert counts.get(rule) == "2", (rule, counts)
     assert not [rule for rule in counts if rule.startswith("sbc_")], counts
+    assert "tables_rw" in counts and "tables_rwck" in counts  # read recovery.tsv again
+
+
+@pytest.mark.slow
+def test_adding_a_model_runs_only_its_work(run):
+    models = {**TINY["models"], "bias": {"grid": {"b": [0.3, 0.7]}}}
+    counts = _dry_run_counts(run, models=models)
+    # the new model's cells at both numbers of trials and its SBC batches only
+    assert counts.get("simulate") == "4" and counts.get("fit_bayes") == "4", counts
+    assert counts.get("sbc_simulate") == "2" and counts.get("sbc_fit_bayes") == "2", counts
+    assert counts.get("fit_mle") == "4" and counts.get("exact") == "4", counts
+    assert "plots_bias" in counts and "tables_bias" in counts, counts
 
 
 def _dry_run_counts(run, **edits):
@@ -208,7 +287,16 @@ def _dry_run_counts(run, **edits):
         # MLE settings: only the MLE fits.
         ({"mle": {"n_starts": 3}}, ["fit_mle", "sbc_fit_mle"], ["fit_bayes", "summarize"]),
         # Priors: the draws, and the SBC truths (so SBC datasets and their MLE fits).
-        ({"priors": {"alpha": {"a": 2, "b": 2}}}, ["fit_bayes", "sbc_fit_mle"], ["fit_mle"]),
+        (
+            {
+                "models": {
+                    **TINY["models"],
+                    "rw": {**TINY["models"]["rw"], "priors": {"alpha": {"a": 2, "b": 2}}},
+                }
+            },
+            ["fit_bayes", "sbc_fit_mle"],
+            ["fit_mle"],
+        ),
     ],
 )
 def test_an_edit_reruns_only_the_jobs_that_depend_on_it(run, edit, runs, stays):
@@ -230,20 +318,25 @@ def test_one_process_per_job_gives_the_same_fits(run, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     threaded = pd.read_csv(run / "results/recovery.tsv", sep="\t")
     processes = pd.read_csv(tmp_path / "results/recovery.tsv", sep="\t")
-    cols = ["method", "alpha_true", "beta_true", "replicate", "alpha_est", "beta_est"]
-    cols += ["alpha_sd", "beta_sd", "rhat_max"]
+    cols = ["model", "method", "cell", "replicate", "alpha_est", "beta_est"]
+    cols += ["alpha_sd", "beta_sd", "alpha_c_est", "rhat_max"]
     pd.testing.assert_frame_equal(threaded[cols], processes[cols])
 
 
 @pytest.mark.slow
 def test_exact_check_covers_every_checked_fit(run):
-    exact = pd.read_csv(run / "results/tables/exact_check.tsv", sep="\t")
-    # 1 dataset per cell and number of trials, 2 SBC datasets; 2 PyMC methods, 2 params.
-    n_datasets = len(CELLS) * len(TRIALS) + TINY["exact_check"]["sbc"]
-    assert len(exact) == n_datasets * 2 * 2
-    assert exact["z"].map(math.isfinite).all()
-    # Short chains, but a working sampler: z is roughly standard normal.
-    assert (exact["z"].abs() < 6).all(), exact[["method", "cell", "parameter", "z"]]
+    for model, params in MODELS.items():
+        exact = pd.read_csv(run / f"results/tables/{model}/exact_check.tsv", sep="\t")
+        # 1 dataset per cell and number of trials, 2 SBC datasets; 2 PyMC methods.
+        n_datasets = TRUTHS[model] * len(TRIALS) + TINY["exact_check"]["sbc"]
+        assert len(exact) == n_datasets * 2 * len(params)
+        assert exact["z"].map(math.isfinite).all()
+        assert set(exact["reference"]) == {
+            "quadrature" if len(params) <= 3 else "importance sampling"
+        }
+        assert exact["reference_reliable"].all(), exact["reference_note"]
+        # Short chains, but a working sampler: z is roughly standard normal.
+        assert (exact["z"].abs() < 6).all(), exact[["method", "cell", "parameter", "z"]]
 
 
 def _chromium():
@@ -276,20 +369,46 @@ def test_report_renders_in_a_real_browser(run):
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.add_argument("--window-size=1300,900")
     driver = webdriver.Chrome(service=Service(found[1]), options=options)
+    url = (run / "results/report.html").resolve().as_uri()
     try:
-        driver.get((run / "results/report.html").resolve().as_uri())
+        driver.get(url)
+        title = driver.title
+        # Folded: the first screen shows the headline and no model's figures.
+        shown = "return Array.from(document.images).filter(i => i.offsetParent !== null).length"
+        folded = driver.execute_script(shown)
+        headline = driver.execute_script(
+            "const t = document.querySelector('table.headline');"
+            "return [t.getBoundingClientRect().top, t.rows.length];"
+        )
+        height = driver.execute_script("return document.body.scrollHeight")
+        # A model's link in the headline opens its details.
+        driver.find_element("css selector", 'a[href="#model-rwck"]').click()
+        opened = driver.execute_script(
+            "return [document.querySelector('#model-rwck details').open,"
+            " document.querySelector('#model-rw details').open]"
+        )
+        visible_after = driver.execute_script(shown)
+        # Open every model: every image decodes.
+        driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
         images = driver.execute_script(
             "return Array.from(document.images).map("
             "i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
         )
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-        title = driver.title
     finally:
         driver.quit()
-    assert title == "Q-learning parameter recovery report"
+    assert title == "Parameter recovery report"
     assert errors == []
-    assert len(images) == len(PLOTS)
+    assert folded == 0, "a model's figures are folded away at first"
+    top, rows = headline
+    n_rows = sum(len(p) for p in MODELS.values()) * len(METHODS)
+    assert top < 900 and rows == n_rows + 1, headline  # on the first screen, a row each
+    assert height < 4000, f"the folded page is {height} px tall"
+    assert opened == [True, False]
+    assert visible_after == len(plots_of("rwck"))
+    assert len(images) == sum(len(plots_of(m)) for m in MODELS)
     for alt, complete, width, height in images:
         assert complete and width > 0 and height > 0, alt
 
@@ -333,7 +452,7 @@ def test_a_local_runs_scheduler_and_benchmarks_stay_light(tmp_path):
     shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     config = TINY | {"methods": ["mle"], "sbc": {"draws": 0}}
-    config["grid"] = {"alpha": [0.2, 0.6], "beta": [2, 6]}
+    config["models"] = {"rw": {"grid": {"alpha": [0.2, 0.6], "beta": [2, 6]}}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     armed, smaps, bench = {}, {}, {}
     for hooks in ([], ["--no-hooks"]):
@@ -350,7 +469,7 @@ def test_a_local_runs_scheduler_and_benchmarks_stay_light(tmp_path):
         found = re.search(r"rate-limit timers armed: (\d+); smaps reads: (\d+)", proc.stderr)
         assert found, proc.stderr[-3000:]
         armed[bool(hooks)], smaps[bool(hooks)] = int(found.group(1)), int(found.group(2))
-        benchmarks = sorted((tmp_path / "results/benchmarks/fit_mle").rglob("*.tsv"))
+        benchmarks = sorted((tmp_path / "results/benchmarks/fit_mle/rw").rglob("*.tsv"))
         assert len(benchmarks) == 4 * len(TINY["task"]["n_trials"])
         bench[bool(hooks)] = pd.concat(pd.read_csv(b, sep="\t") for b in benchmarks)
     assert armed[False] == 0
@@ -371,10 +490,11 @@ def test_the_sbc_batches_checked_exactly_are_sampled_first(tmp_path):
     shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     config = TINY | {"methods": ["pymc_potential"], "replicates": 1}
+    config["models"] = {"rw": TINY["models"]["rw"]}
     config |= {"sbc": {"draws": 12, "batch": 2}, "exact_check": {"per_cell": 0, "sbc": 4}}
     config["sampler"] = {"chains": 2, "tune": 100, "draws": 100}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    targets = ["results/sbc/recovery.tsv", "results/exact/sbc/batch~0.tsv"]
+    targets = ["results/sbc/recovery.tsv", "results/exact/rw/sbc/batch~0.tsv"]
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "1", *targets],
         cwd=tmp_path,
@@ -384,7 +504,7 @@ def test_the_sbc_batches_checked_exactly_are_sampled_first(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     logs = sorted(
-        (tmp_path / "results/logs/sbc_fit_bayes").glob("batch~*.log"),
+        (tmp_path / "results/logs/sbc_fit_bayes/rw").glob("batch~*.log"),
         key=lambda path: path.stat().st_mtime_ns,
     )
     assert len(logs) == 6  # one job at a time: the logs were finished in this order

@@ -221,8 +221,9 @@ def plot_error_dependence(
     FigureCanvasAgg(fig)
     axes = fig.subplots(k, k, squeeze=False, sharex="col", sharey="row")
     n_t = len(trials)
+    # the largest number of trials in full strength, fewer ones fainter and thinner
     fade = {
-        t: (0.35 + 0.65 * q / max(n_t - 1, 1), 0.9 + 1.1 * q / max(n_t - 1, 1))
+        t: (1.0, 2.0) if n_t == 1 else (0.35 + 0.65 * q / (n_t - 1), 0.9 + 1.1 * q / (n_t - 1))
         for q, t in enumerate(trials)
     }
     par_col = table["parameter"].astype(str).to_numpy()

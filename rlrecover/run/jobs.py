@@ -903,8 +903,12 @@ def plots_job(
 
 
 def table_or_none(inputs: Mapping[str, PathLike], name: str) -> pd.DataFrame | None:
-    """Table ``name`` of a job's inputs, or None when the job has no such input."""
-    return pd.read_csv(inputs[name], sep="\t") if name in inputs else None
+    """Table ``name`` of a job's inputs, or None when the job has no such input.
+
+    ``inputs`` may be Snakemake's named list of input files, whose ``in`` looks at the
+    paths, not the names: the names are its keys.
+    """
+    return pd.read_csv(inputs[name], sep="\t") if name in list(inputs.keys()) else None
 
 
 def sbc_plots_job(
