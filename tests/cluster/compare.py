@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 TABLES = ["results/recovery.tsv", "results/sbc/recovery.tsv"]
-KEYS = ["method", "cell", "n_trials", "replicate"]
+KEYS = ["model", "method", "cell", "n_trials", "replicate"]
 IGNORED = ["seconds"]
 
 
