@@ -157,14 +157,18 @@ def test_recovery_has_one_finite_row_per_model_method_and_dataset(run):
     assert not keys.duplicated().any()
     assert rec["model"].drop_duplicates().tolist() == ["rw", "rwck"]
     assert sorted(rec["method"].unique()) == sorted(METHODS)
-    assert (rec["status"] == "ok").all(), rec[["model", "method", "error"]]
+    # a four-parameter model's MLE may have unusable standard errors at 30 trials
+    bayes_rows = rec["method"] != "mle"
+    assert (rec.loc[bayes_rows, "status"] == "ok").all(), rec[["model", "method", "error"]]
+    assert rec["status"].isin(["ok", "unusable_se"]).all(), rec[["model", "method", "error"]]
+    assert (rec.loc[rec["model"] == "rw", "status"] == "ok").all()
     assert sorted(rec["n_trials"].unique()) == TRIALS
     sbc = pd.read_csv(run / "results/sbc/recovery.tsv", sep="\t")
     assert list(sbc.columns) == list(rec.columns)
     assert len(sbc) == len(METHODS) * TINY["sbc"]["draws"] * len(MODELS)
     assert (sbc["cell"] == "sbc").all() and sorted(sbc["replicate"].unique()) == list(range(6))
     for model, params in MODELS.items():
-        rows = rec[rec["model"] == model]
+        rows = rec[(rec["model"] == model) & (rec["status"] == "ok")]
         others = [p for p in ("alpha_c", "beta_c") if p not in params]
         for p in others:
             assert rows[f"{p}_est"].isna().all(), (model, p)
@@ -192,7 +196,11 @@ def test_tables_cover_every_method(run):
             assert set(table["parameter"]) == set(params)
         overall = coverage[coverage["cell"] == "all"]
         assert sorted(overall["level"].unique()) == LEVELS
-        assert (overall["n"] == TRUTHS[model] * REPLICATES[model] * len(TRIALS)).all()
+        n_fits = TRUTHS[model] * REPLICATES[model] * len(TRIALS)
+        assert (overall["n_fits"] == n_fits).all()
+        assert (overall["n"] + overall["n_excluded"] == n_fits).all()
+        bayes = overall[overall["method"] != "mle"]
+        assert (bayes["n"] == n_fits).all()
         assert (
             (overall["ci_low"] <= overall["coverage"])
             & (overall["coverage"] <= overall["ci_high"])
@@ -376,7 +384,7 @@ def test_report_renders_in_a_real_browser(run):
         driver.get(url)
         title = driver.title
         # Folded: the first screen shows the headline and no model's figures.
-        shown = "return Array.from(document.images).filter(i => i.offsetParent !== null).length"
+        shown = "return Array.from(document.images).filter(i => i.checkVisibility()).length"
         folded = driver.execute_script(shown)
         headline = driver.execute_script(
             "const t = document.querySelector('table.headline');"
@@ -390,6 +398,12 @@ def test_report_renders_in_a_real_browser(run):
             " document.querySelector('#model-rw details').open]"
         )
         visible_after = driver.execute_script(shown)
+        # Folded again, the same link (to the hash already shown) opens it again.
+        driver.execute_script("document.querySelector('#model-rwck details').open = false")
+        driver.find_element("css selector", 'a[href="#model-rwck"]').click()
+        reopened = driver.execute_script(
+            "return document.querySelector('#model-rwck details').open"
+        )
         # Open every model: every image decodes.
         driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
         images = driver.execute_script(
@@ -407,6 +421,7 @@ def test_report_renders_in_a_real_browser(run):
     assert top < 900 and rows == n_rows + 1, headline  # on the first screen, a row each
     assert height < 4000, f"the folded page is {height} px tall"
     assert opened == [True, False]
+    assert reopened
     assert visible_after == len(plots_of("rwck"))
     assert len(images) == sum(len(plots_of(m)) for m in MODELS)
     for alt, complete, width, height in images:
