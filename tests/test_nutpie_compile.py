@@ -1,14 +1,24 @@
-"""The cached nutpie compile must behave exactly like the stock one."""
+"""rlrecover.inference.nutpie_compile: the cached nutpie compile must behave exactly like the
+stock one."""
 
 import numpy as np
 import pytest
 
 nutpie = pytest.importorskip("nutpie")
 
-from rlrecover.nutpie_compile import _fgraph_cache_key, compile_pymc_model_cached  # noqa: E402
-from rlrecover.qlearning import Priors, build_model, simulate  # noqa: E402
+from conftest import RW, rw_priors  # noqa: E402
 
-PRIORS = Priors(1.0, 1.0, 10.0)
+from rlrecover.inference.nutpie_compile import (  # noqa: E402
+    _fgraph_cache_key,
+    compile_pymc_model_cached,
+)
+from rlrecover.inference.pymc_models import build_model  # noqa: E402
+
+PRIORS = rw_priors(1.0, 1.0, 10.0)
+
+
+def simulate(alpha, beta, n, *, rng):
+    return RW.simulate({"alpha": alpha, "beta": beta}, n, rng)
 
 
 def _draws(compiled, actions, rewards):
@@ -24,9 +34,10 @@ def _draws(compiled, actions, rewards):
     return {p: trace.posterior[p].to_numpy() for p in ("alpha", "beta")}
 
 
+@pytest.mark.slow
 def test_cached_compile_matches_stock_draws():
     actions, rewards = simulate(0.5, 5, 60, rng=np.random.default_rng(1))
-    model = build_model("potential", actions, rewards, PRIORS)
+    model = build_model(RW, "potential", actions, rewards, PRIORS)
     stock = nutpie.compile_pymc_model(model, backend="numba")
     cached = compile_pymc_model_cached(model)
 
@@ -52,7 +63,7 @@ def _logp_callback(inner, n_dim=2):
 
     import nutpie.compile_pymc as ncp
 
-    from rlrecover.nutpie_compile import _make_logp_cfunc
+    from rlrecover.inference.nutpie_compile import _make_logp_cfunc
 
     user_data = ncp.make_user_data({}, {})
     cfunc = _make_logp_cfunc(inner, None, [], {}, user_data, n_dim)
@@ -111,13 +122,14 @@ def _boom(*args, **kwargs):
     raise RuntimeError("private API changed\nin a new release")
 
 
+@pytest.mark.slow
 def test_compile_model_falls_back_to_stock(monkeypatch):
     # A failure inside the cached build (here: its own logp wrapper, which the stock
     # compile does not use) must give the stock compile and one line of warning.
-    from rlrecover import nutpie_compile
+    from rlrecover.inference import nutpie_compile
 
     actions, rewards = simulate(0.5, 5, 60, rng=np.random.default_rng(1))
-    model = build_model("potential", actions, rewards, PRIORS)
+    model = build_model(RW, "potential", actions, rewards, PRIORS)
     monkeypatch.setattr(nutpie_compile, "_make_logp_cfunc", _boom)
     messages = []
     compiled = nutpie_compile.compile_model(model, log=messages.append)
@@ -136,11 +148,12 @@ def test_compile_model_falls_back_to_stock(monkeypatch):
         np.testing.assert_array_equal(got[p], want[p])
 
 
+@pytest.mark.slow
 def test_compile_model_warns_without_log(monkeypatch):
-    from rlrecover import nutpie_compile
+    from rlrecover.inference import nutpie_compile
 
     actions, rewards = simulate(0.5, 5, 60, rng=np.random.default_rng(1))
-    model = build_model("potential", actions, rewards, PRIORS)
+    model = build_model(RW, "potential", actions, rewards, PRIORS)
     monkeypatch.setattr(nutpie_compile, "_make_logp_cfunc", _boom)
     # Only the routing of the message is under test here; the stock compile itself is
     # checked above, so a marker stands in for its result.
@@ -153,13 +166,14 @@ def test_compile_model_warns_without_log(monkeypatch):
     assert "RuntimeError: private API changed in a new release" in str(ours[0].message)
 
 
+@pytest.mark.slow
 def test_compile_model_normal_path_is_silent(monkeypatch):
     import warnings
 
-    from rlrecover import nutpie_compile
+    from rlrecover.inference import nutpie_compile
 
     actions, rewards = simulate(0.5, 5, 60, rng=np.random.default_rng(1))
-    model = build_model("potential", actions, rewards, PRIORS)
+    model = build_model(RW, "potential", actions, rewards, PRIORS)
 
     def no_stock(*args, **kwargs):
         raise AssertionError("the stock compile must not run when the cached one works")
@@ -173,3 +187,46 @@ def test_compile_model_normal_path_is_silent(monkeypatch):
     assert messages == []
     assert not [w for w in record if "cached nutpie compile" in str(w.message)]
     assert _fgraph_cache_key(compiled.logp_func) is not None
+
+
+def test_the_cache_key_names_the_module_the_callbacks_are_rebuilt_from(monkeypatch):
+    # numba rebuilds a cached callback's environment by importing the module named in
+    # it: an entry written while this module was rlrecover.nutpie_compile (before the
+    # package's layers) could not be loaded by rlrecover.inference.nutpie_compile
+    # (ModuleNotFoundError, so every compile fell back to the stock one). The key holds
+    # the module's name, so such an entry is never looked up.
+    import numba
+    import pytensor.link.numba.cache as pt_cache
+
+    from rlrecover.inference import nutpie_compile
+
+    class Stop(Exception):
+        pass
+
+    keys = []
+    original = pt_cache.compile_numba_function_src
+
+    def record(src, name, global_env=None, cache_key=None, **kwargs):
+        if cache_key is not None:  # the guard: the cached callback
+            keys.append((cache_key, global_env["__name__"]))
+            raise Stop
+        return original(src, name, global_env=global_env, **kwargs)
+
+    monkeypatch.setattr(pt_cache, "compile_numba_function_src", record)
+
+    @numba.njit
+    def inner(x):
+        return np.float64(x[0]), x.copy()
+
+    import nutpie.compile_pymc as ncp
+
+    user_data = ncp.make_user_data({}, {})
+    for module in (nutpie_compile.__name__, "rlrecover.nutpie_compile"):
+        monkeypatch.setattr(nutpie_compile, "__name__", module)
+        with pytest.raises(Stop):
+            nutpie_compile._make_logp_cfunc(inner, "fgraph key", [], {}, user_data, 2)
+    (key_now, env_now), (key_old, env_old) = keys
+    assert (
+        env_now == "rlrecover.inference.nutpie_compile" and env_old == "rlrecover.nutpie_compile"
+    )
+    assert key_now != key_old

@@ -28,7 +28,7 @@ Nothing here names a model's parameters: they come from the :class:`Model` recor
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -227,14 +227,17 @@ def fit_mle(
     message = str(best.message)
 
     se = np.full(len(params), math.nan)
-    corr = {
-        (p, q): math.nan for i, p in enumerate(params) for q in params[i + 1 :]
-    }
+    corr = {(p, q): math.nan for i, p in enumerate(params) for q in params[i + 1 :]}
     hessian_pd = True
     hess = problem.hessian(x)
     try:
         np.linalg.cholesky(hess)
         cov = np.linalg.inv(hess)
+        if not np.all(cov.diagonal() > 0.0):
+            # Positive definite to rounding only: a Hessian of subnormal numbers (a flat
+            # optimum at the box's edge, e.g. every choice the same) passes Cholesky but
+            # its inverse overflows to -inf or NaN variances.
+            raise np.linalg.LinAlgError("Hessian numerically singular")
         se = np.array([math.sqrt(cov[i, i]) for i in range(len(params))])
         # The delta method's Jacobian is diagonal and positive, so the correlations
         # on the natural scale equal those on the free scale.

@@ -167,12 +167,16 @@ def _make_cfunc(
     else:
         # Everything that is baked into the machine code: the sources (with n_dim,
         # n_expanded, shared names and ranks), the inner function graph, the user_data
-        # layout, the shared dtypes and the numba/PyTensor versions.
+        # layout, the shared dtypes and the numba/PyTensor versions, and the module
+        # whose name the cached environment is rebuilt from (an entry written when this
+        # module was rlrecover.nutpie_compile cannot be loaded by
+        # rlrecover.inference.nutpie_compile: the load raises ModuleNotFoundError).
         # (numba adds the CPU and Python version to its own index key.)
         cache_key = sha256(
             repr(
                 (
                     _WRAPPER_VERSION,
+                    __name__,
                     body_src,
                     guard_src,
                     fgraph_key,

@@ -6,13 +6,14 @@
   (the ``pm.Bernoulli`` model).
 * :class:`ChoiceLogLikOp`: the Bernoulli log-likelihood of observed choices under
   those probabilities, in one pass. Models do not build it:
-  :func:`rlrecover.rewrites.fuse_bernoulli_loglik` puts it in place of the Bernoulli
+  :func:`rlrecover.inference.rewrites.fuse_bernoulli_loglik` puts it in place of the Bernoulli
   model's summed log-probability.
 
 Every Op takes the model's parameters as scalar inputs, then the data ``actions``
 and ``rewards``; its props are the model's name (whose record in
-:mod:`rlrecover.models` holds the kernels) and the model's constants. The Ops are registered for PyTensor's numba backend (used by nutpie) and
-also work in the default C/Python backend through ``perform`` (used by ``pm.sample``).
+:mod:`rlrecover.models` holds the kernels) and the model's constants. The Ops are
+registered for PyTensor's numba backend (used by nutpie) and also work in the default
+C/Python backend through ``perform`` (used by ``pm.sample``).
 """
 
 from __future__ import annotations
@@ -195,6 +196,42 @@ class ChoiceLogLikOp(LogLikOp):
 
 # The numba versions. Each is generated for the model's number of parameters and
 # constants, as the same straight-line code a hand-written wrapper would be.
+#
+# A numba function whose own options leave ``fastmath`` unset is compiled with the
+# options of the function it is first compiled for (numba's flag inheritance), and
+# numba keeps one compiled version per signature, in memory and in its disk cache. A
+# kernel called by a wrapper that PyTensor compiles with its fastmath flags was
+# therefore compiled with them, unless the same signature had been compiled before
+# from Python (by ``perform``, a test, or an earlier process through the cache): the
+# Ops' last bits, and so every draw, depended on what had run first. The wrappers call
+# a copy of the kernel of their own (:func:`op_kernel`) compiled with the flags
+# PyTensor gives its graphs, whatever else ran: the arithmetic every posterior draw of
+# rlrecover has been computed with, now deterministic. The kernels called from Python
+# (maximum likelihood, ``perform``) are compiled as written.
+_OP_KERNELS: dict[object, object] = {}
+
+
+def op_kernel(kernel):
+    """The copy of a model's kernel that the numba Ops call (see the comment above).
+
+    Parameters
+    ----------
+    kernel : numba dispatcher
+        A kernel of :class:`rlrecover.models.base.Kernels`.
+
+    Returns
+    -------
+    numba dispatcher
+        ``kernel``'s function compiled with PyTensor's fastmath flags (those of
+        ``numba_njit``), not cached on disk (the wrappers that call it are, with its
+        code), one per kernel and process.
+    """
+    if kernel not in _OP_KERNELS:
+        _OP_KERNELS[kernel] = numba_njit(
+            kernel.py_func, final_function=True, no_cpython_wrapper=False
+        )
+    return _OP_KERNELS[kernel]
+
 
 _LOGLIK_SRC = """\
 def {name}({params}, {data}):
@@ -226,7 +263,8 @@ def _numba_wrapper(op, template, name, kernel, data):
     src = template.format(
         name=name, params=", ".join(params), data=", ".join(data), args=", ".join(args), k=k
     )
-    fn = compile_numba_function_src(src, name, global_env={"np": np, "kernel": kernel, **consts})
+    env = {"np": np, "kernel": op_kernel(kernel), **consts}
+    fn = compile_numba_function_src(src, name, global_env=env)
     return numba_njit(fn), op.kernels.salt
 
 

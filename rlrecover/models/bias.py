@@ -11,6 +11,7 @@ import math
 import numba
 
 from rlrecover.models.base import (
+    BASE_HELPERS,
     Kernels,
     Model,
     Param,
@@ -23,11 +24,14 @@ from rlrecover.models.base import (
 __all__ = ["MODEL"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def decision(b, actions, rewards, z, dz):
     """Log-odds of choosing the right arm on trials 2..n and their gradient."""
-    logit = math.log(b) - math.log1p(-b)
-    slope = 1.0 / (b * (1.0 - b))  # d logit(b) / d b
+    logit = math.log(b) - math.log1p(-b)  # -inf at b = 0, +inf at b = 1
+    # d logit(b) / d b; infinite (not a division by zero) at the ends of the support,
+    # where every choice is certain.
+    w = b * (1.0 - b)
+    slope = 1.0 / w if w > 0.0 else math.inf
     for t in range(z.shape[0]):
         z[t] = logit
         dz[t, 0] = slope
@@ -70,7 +74,13 @@ MODEL = Model(
         loglik_grad=loglik_grad_kernel,
         choice_loglik_grad=choice_loglik_grad_kernel,
         right_probs_jac=right_probs_jac_kernel,
-        salt=kernel_salt(decision, loglik_grad_kernel, choice_loglik_grad_kernel),
+        salt=kernel_salt(
+            decision,
+            loglik_grad_kernel,
+            choice_loglik_grad_kernel,
+            right_probs_jac_kernel,
+            *BASE_HELPERS,
+        ),
     ),
     simulate_kernel=simulate_kernel,
     equations="P(right) = b on every trial; no learning",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba
 
 from rlrecover.models.base import (
+    BASE_HELPERS,
     Kernels,
     Model,
     Param,
@@ -34,7 +35,7 @@ def kernel_step(alpha_c, action, d, dd):
     return d, dd
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def decision(alpha_c, beta_c, actions, rewards, z, dz):
     """Log-odds of choosing the right arm on trials 2..n and their gradient."""
     d = 0.0
@@ -89,7 +90,14 @@ MODEL = Model(
         loglik_grad=loglik_grad_kernel,
         choice_loglik_grad=choice_loglik_grad_kernel,
         right_probs_jac=right_probs_jac_kernel,
-        salt=kernel_salt(kernel_step, decision, loglik_grad_kernel, choice_loglik_grad_kernel),
+        salt=kernel_salt(
+            kernel_step,
+            decision,
+            loglik_grad_kernel,
+            choice_loglik_grad_kernel,
+            right_probs_jac_kernel,
+            *BASE_HELPERS,
+        ),
     ),
     simulate_kernel=simulate_kernel,
     equations=(

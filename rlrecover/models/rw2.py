@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba
 
 from rlrecover.models.base import (
+    BASE_HELPERS,
     Kernels,
     Model,
     Param,
@@ -40,7 +41,7 @@ def learn_step2(alpha_pos, alpha_neg, reward, q, dq_pos, dq_neg):
     return q, dq_pos, dq_neg
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def decision(alpha_pos, alpha_neg, beta, actions, rewards, q_init, z, dz):
     """Log-odds of choosing the right arm on trials 2..n and their gradient."""
     q = [q_init, q_init]
@@ -80,7 +81,9 @@ def right_probs_jac_kernel(alpha_pos, alpha_neg, beta, actions, rewards, q_init,
 
 
 @numba.njit(cache=True)
-def simulate_kernel(alpha_pos, alpha_neg, beta, uniforms, p_left, p_right, q_init, actions, rewards):
+def simulate_kernel(
+    alpha_pos, alpha_neg, beta, uniforms, p_left, p_right, q_init, actions, rewards
+):
     q = [q_init, q_init]
     for t in range(actions.shape[0]):
         p1 = sigmoid(beta * (q[1] - q[0]))
@@ -103,7 +106,14 @@ MODEL = Model(
         loglik_grad=loglik_grad_kernel,
         choice_loglik_grad=choice_loglik_grad_kernel,
         right_probs_jac=right_probs_jac_kernel,
-        salt=kernel_salt(learn_step2, decision, loglik_grad_kernel, choice_loglik_grad_kernel),
+        salt=kernel_salt(
+            learn_step2,
+            decision,
+            loglik_grad_kernel,
+            choice_loglik_grad_kernel,
+            right_probs_jac_kernel,
+            *BASE_HELPERS,
+        ),
     ),
     simulate_kernel=simulate_kernel,
     equations=(

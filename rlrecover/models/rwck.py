@@ -10,6 +10,7 @@ from __future__ import annotations
 import numba
 
 from rlrecover.models.base import (
+    BASE_HELPERS,
     Kernels,
     Model,
     Param,
@@ -25,7 +26,7 @@ from rlrecover.models.rw import learn_step
 __all__ = ["MODEL"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def decision(alpha, beta, alpha_c, beta_c, actions, rewards, q_init, z, dz):
     """Log-odds of choosing the right arm on trials 2..n and their gradient."""
     q0 = q_init
@@ -98,13 +99,18 @@ MODEL = Model(
         choice_loglik_grad=choice_loglik_grad_kernel,
         right_probs_jac=right_probs_jac_kernel,
         salt=kernel_salt(
-            learn_step, kernel_step, decision, loglik_grad_kernel, choice_loglik_grad_kernel
+            learn_step,
+            kernel_step,
+            decision,
+            loglik_grad_kernel,
+            choice_loglik_grad_kernel,
+            right_probs_jac_kernel,
+            *BASE_HELPERS,
         ),
     ),
     simulate_kernel=simulate_kernel,
     equations=(
-        "P(right) = sigmoid(beta (Q1 - Q0) + beta_c (C1 - C0)); Q learns as in rw, "
-        "C as in ck"
+        "P(right) = sigmoid(beta (Q1 - Q0) + beta_c (C1 - C0)); Q learns as in rw, C as in ck"
     ),
     consts=(("q_init", 0.5),),
 )

@@ -13,6 +13,7 @@ import math
 import numba
 
 from rlrecover.models.base import (
+    BASE_HELPERS,
     Kernels,
     Model,
     Param,
@@ -30,14 +31,16 @@ __all__ = ["MODEL"]
 def _stay_logit(epsilon, last_reward):
     """Log-odds of repeating the last choice, and its derivative in epsilon."""
     # logit(1 - eps / 2) = log(2 - eps) - log(eps); after no reward the opposite.
+    # At epsilon = 0 (the rule followed for certain) both are infinite, without a
+    # division by zero.
     value = math.log(2.0 - epsilon) - math.log(epsilon)
-    slope = -1.0 / (2.0 - epsilon) - 1.0 / epsilon
+    slope = -1.0 / (2.0 - epsilon) - (1.0 / epsilon if epsilon > 0.0 else math.inf)
     if last_reward == 1:
         return value, slope
     return -value, -slope
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def decision(epsilon, actions, rewards, z, dz):
     """Log-odds of choosing the right arm on trials 2..n and their gradient."""
     for t in range(z.shape[0]):
@@ -89,7 +92,14 @@ MODEL = Model(
         loglik_grad=loglik_grad_kernel,
         choice_loglik_grad=choice_loglik_grad_kernel,
         right_probs_jac=right_probs_jac_kernel,
-        salt=kernel_salt(_stay_logit, decision, loglik_grad_kernel, choice_loglik_grad_kernel),
+        salt=kernel_salt(
+            _stay_logit,
+            decision,
+            loglik_grad_kernel,
+            choice_loglik_grad_kernel,
+            right_probs_jac_kernel,
+            *BASE_HELPERS,
+        ),
     ),
     simulate_kernel=simulate_kernel,
     equations=(
