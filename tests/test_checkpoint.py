@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlrecover.run.checkpoint import Checkpoints
 from rlrecover.inference.posterior import PosteriorFit
+from rlrecover.run.checkpoint import Checkpoints
 
 CONTEXT = {"seed": 1, "sampler": {"draws": 100}}
 

@@ -223,7 +223,9 @@ def test_settings_take_every_value_from_the_validated_config():
     schema = load_schema(SCHEMA)
     cfg = validate_config(
         {
-            "models": {"rw": {"grid": {"alpha": [0.5], "beta": [5]}, "priors": {"beta": {"sigma": 4}}}},
+            "models": {
+                "rw": {"grid": {"alpha": [0.5], "beta": [5]}, "priors": {"beta": {"sigma": 4}}}
+            },
             "seed": 3,
             "task": {"n_trials": 77, "q_init": 0.25},
             "sampler": {"draws": 321, "backend": "pymc"},
@@ -313,7 +315,11 @@ def test_grid_errors_catch_what_the_schema_cannot():
 
 
 def test_an_old_config_shows_its_new_form():
-    old = {"grid": GRID, "priors": {"beta": {"sigma": 3}}, "design": {"rmse_target": {"alpha": 0.2}}}
+    old = {
+        "grid": GRID,
+        "priors": {"beta": {"sigma": 3}},
+        "design": {"rmse_target": {"alpha": 0.2}},
+    }
     text = old_form_message(old)
     assert "grid, priors, design -> rmse_target at the top level" in text
     new = yaml.safe_load(text[text.index("models:") :])
@@ -335,7 +341,12 @@ def test_truths_of_every_design():
     from rlrecover import models
 
     schema = load_schema(SCHEMA)
-    ranges = {"alpha": [0.05, 0.95], "beta": [0.5, 20], "alpha_c": [0.05, 0.95], "beta_c": [0.5, 10]}
+    ranges = {
+        "alpha": [0.05, 0.95],
+        "beta": [0.5, 20],
+        "alpha_c": [0.05, 0.95],
+        "beta_c": [0.5, 10],
+    }
     cfg = validate_config(
         {
             "models": {
@@ -393,7 +404,9 @@ def test_problems_name_the_source_line_and_column(tmp_path):
     from rlrecover.config import ConfigSource
 
     base = tmp_path / "base.yaml"
-    base.write_text("models:\n  rw:\n    grid:\n      alpha: [0.1]\n      beta: [1]\nreplicates: 3\n")
+    base.write_text(
+        "models:\n  rw:\n    grid:\n      alpha: [0.1]\n      beta: [1]\nreplicates: 3\n"
+    )
     mine = tmp_path / "mine.yaml"
     mine.write_text(
         "seed: 4\nmodels:\n  rw:\n    grid:\n      alpha: [0.2, 1.5]\nsampler:\n  draw: 5\n"

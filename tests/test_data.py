@@ -47,7 +47,9 @@ def test_simulate_cell_is_deterministic_and_grid_independent():
     # other cells of a grid simulated before and in between change nothing
     for alpha, beta in [(0.1, 1.0), (0.5, 10.0), (0.9, 5.0)]:
         simulate_cell(RW, SEED, {"alpha": alpha, "beta": beta}, 4, TASK)
-    pd.testing.assert_frame_equal(first, simulate_cell(RW, SEED, {"alpha": 0.5, "beta": 5}, 3, TASK))
+    pd.testing.assert_frame_equal(
+        first, simulate_cell(RW, SEED, {"alpha": 0.5, "beta": 5}, 3, TASK)
+    )
     # more replicates extend the table without changing the existing ones
     more = simulate_cell(RW, SEED, TRUTH, 5, TASK)
     pd.testing.assert_frame_equal(first, more[more["replicate"] < 3].reset_index(drop=True))

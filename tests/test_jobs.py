@@ -1,4 +1,4 @@
-"""rlrecover.jobs: the fit jobs as plain functions, and their scoped BLAS thread limit."""
+"""rlrecover.run.jobs: the fit jobs as plain functions, and their scoped BLAS thread limit."""
 
 from __future__ import annotations
 

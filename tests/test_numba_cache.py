@@ -47,7 +47,10 @@ def test_functions_decorated_while_importing_are_cached(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "first",
-    ["import rlrecover.inference.sampling", "from rlrecover.analysis import sbc; sbc.ecdf_band(20)"],
+    [
+        "import rlrecover.inference.sampling",
+        "from rlrecover.analysis import sbc; sbc.ecdf_band(20)",
+    ],
     ids=["sampling first", "SBC tables first"],
 )
 def test_the_ecdf_band_functions_of_arviz_are_cached(first):

@@ -1,4 +1,5 @@
-"""Tests of rlrecover.rewrites: the fusion of the Bernoulli model's likelihood."""
+"""Tests of rlrecover.inference.rewrites: the fusion of the Bernoulli model's likelihood,
+for every model of the library."""
 
 from __future__ import annotations
 
@@ -9,13 +10,23 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
+import reference_models as ref
+from model_cases import bernoulli_bound, bernoulli_grad_bound, by_model, scale_of
+from pymc_cases import (
+    data,
+    natural,
+    nutpie_compiled,
+    plain_compiled,
+    pymc_model,
+    random_points,
+    value_names,
+)
 from pytensor.graph.traversal import apply_ancestors
 
-from rlrecover.ops import ChoiceLogLikOp, RightProbsOp, right_probs_op
-from rlrecover.qlearning import Priors, build_model
-from rlrecover.rewrites import uncast
+from rlrecover.inference.ops import ChoiceLogLikOp, RightProbsOp, right_probs_op
+from rlrecover.inference.rewrites import uncast
+from rlrecover.models.base import as_data
 
-MODEL = "rlrecover.qlearning"
 FUSE_REWRITES = ("canonicalize", "stabilize", "local_remove_check_parameter")
 
 
@@ -33,53 +44,75 @@ def _compile_pair(logp, inputs, wrt):
     return fused, plain
 
 
+def _drift(model, theta, actions, rewards, observed, consts, total):
+    """The Bernoulli form's drift bounds (value, gradient) at one point (model_cases)."""
+    a, r = as_data(actions, rewards)
+    p, jac = model.right_probs_jac(theta, a, r, consts)
+    ok = (observed == 0) | (observed == 1)
+    scale = scale_of(model, theta, ref.log_probs(model.name, theta, a, r, consts))
+    value = bernoulli_bound(p[ok], len(a), scale, total)
+    return value, bernoulli_grad_bound(p[ok], jac[ok], observed[ok], scale)
+
+
+@by_model
 @pytest.mark.parametrize("obs_dtype", ["int64", "int32"])
-def test_rewrite_fuses_pymc_bernoulli_logp(notebook_data, obs_dtype):
+def test_rewrite_fuses_pymc_bernoulli_logp(model, obs_dtype):
     # The graph PyMC itself builds for sum(logp(Bernoulli(p), c)), with p from the Op.
     # int32 observations (pm.Data's integer type) are cast to int64 by pm.Bernoulli.
-    alpha, beta = pt.dscalars("alpha", "beta")
+    params = [pt.dscalar(n) for n in model.param_names]
     actions, rewards = pt.lvectors("actions", "rewards")
     c = pt.vector("c", dtype=obs_dtype)
-    p = right_probs_op(MODEL, (0.2,), [alpha, beta], actions, rewards)
+    consts = tuple(0.2 for _ in model.consts)  # not the defaults: they must be kept
+    p = right_probs_op(model.name, consts, params, actions, rewards)
     logp = pm.logp(pm.Bernoulli.dist(p=p), c).sum()
     rewritten = pytensor.graph.rewrite_graph(logp, include=FUSE_REWRITES)
     ops = _ops(rewritten)
     assert ChoiceLogLikOp in ops and RightProbsOp not in ops
     (fused_node,) = [n for n in apply_ancestors([rewritten]) if isinstance(n.op, ChoiceLogLikOp)]
     # The fused Op keeps the model and constants of the RightProbsOp it replaces.
-    assert fused_node.op.model == MODEL
-    assert fused_node.op.consts == pytest.approx((0.2,))
-    assert fused_node.inputs[:4] == [alpha, beta, actions, rewards]
+    assert fused_node.op.model == model.name
+    assert fused_node.op.consts == pytest.approx(consts)
+    k = model.n_params
+    assert fused_node.inputs[: k + 2] == [*params, actions, rewards]
     # The widening cast is dropped: the kernel reads the observations as they are.
-    assert fused_node.inputs[4] is c
+    assert fused_node.inputs[k + 2] is c
 
     # Differentiating the rewritten graph goes through the fused Op alone.
-    grads = pytensor.grad(rewritten, [alpha, beta])
+    grads = pytensor.grad(rewritten, params)
     assert RightProbsOp not in _ops(pt.stack(grads))
 
     # Compiled with and without the rewrite: the same function, also for observations
     # other than the actions and for impossible ones.
-    fused, plain = _compile_pair(logp, [alpha, beta, actions, rewards, c], [alpha, beta])
+    fused, plain = _compile_pair(logp, [*params, actions, rewards, c], params)
     assert any(isinstance(n.op, ChoiceLogLikOp) for n in fused.maker.fgraph.apply_nodes)
     assert not any(isinstance(n.op, ChoiceLogLikOp) for n in plain.maker.fgraph.apply_nodes)
-    actions_v, rewards_v = (np.asarray(x) for x in notebook_data)
+    actions_v, rewards_v = (np.asarray(x) for x in data())
     rng = np.random.default_rng(8)
     impossible = actions_v[1:].copy()
     impossible[3] = 2
+    consts_map = dict(zip(model.const_names, consts, strict=True))
     for obs in (actions_v[1:], rng.integers(0, 2, 149), impossible):
         obs = obs.astype(obs_dtype)
-        for alpha_v, beta_v in itertools.product((0.05, 0.5, 0.95), (0.5, 2.0, 5.0)):
-            got = fused(alpha_v, beta_v, actions_v, rewards_v, obs)
-            want = plain(alpha_v, beta_v, actions_v, rewards_v, obs)
-            # beta <= 5: Bernoulli-form drift < 3.3e-11
-            # (test_ops.py::test_bernoulli_logp_equals_loglik)
-            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+        for unit, positive in itertools.product((0.05, 0.5, 0.95), (0.5, 2.0, 5.0)):
+            theta = {q.name: unit if q.kind == "unit" else positive for q in model.params}
+            values = [theta[n] for n in model.param_names]
+            got = fused(*values, actions_v, rewards_v, obs)
+            want = plain(*values, actions_v, rewards_v, obs)
+            where = (theta, obs[:5])
+            total = want[0] if np.isfinite(want[0]) else 0.0
+            bound, grad_bound = _drift(model, theta, actions_v, rewards_v, obs, consts_map, total)
+            if np.isneginf(want[0]):  # the impossible observation
+                assert got[0] == -np.inf, where
+            else:
+                assert abs(got[0] - want[0]) <= bound, where
+            # The gradients (which skip an impossible term alike) within the drift too.
+            assert np.all(np.abs(np.subtract(got[1:], want[1:])) <= grad_bound), where
 
 
 def test_rewrite_leaves_other_graphs_alone():
     alpha, beta = pt.dscalars("alpha", "beta")
     actions, rewards, c = pt.lvectors("actions", "rewards", "c")
-    p = right_probs_op(MODEL, (0.5,), [alpha, beta], actions, rewards)
+    p = right_probs_op("rw", (0.5,), [alpha, beta], actions, rewards)
 
     def support(c, hi=1):
         return pt.or_(pt.lt(c, 0), pt.gt(c, hi))
@@ -111,51 +144,41 @@ def test_only_lossless_casts_are_skipped():
 
 
 # ------------------------------------------------------------------------------------
-# The rewrite in nutpie's compiled model (slow-ish: compiles the numba logp)
+# The rewrite in nutpie's compiled model (compiles the numba logp of every model)
 # ------------------------------------------------------------------------------------
 
-VARS = ("alpha_logodds__", "beta_log__")
 
-
-def random_points(seed: int, k: int = 6) -> list[dict[str, np.ndarray]]:
-    """Seeded unconstrained points: alpha in (0.05, 0.95), beta in (0.5, 10).
-
-    The same points as tests/test_bayes.py's ``random_points``: beta <= 10 bounds the
-    Bernoulli form's drift (see test_bayes.py::test_potential_and_bernoulli_logp_agree).
-    """
-    rng = np.random.default_rng(seed)
-    return [
-        {
-            "alpha_logodds__": np.array(rng.uniform(-3.0, 3.0)),
-            "beta_log__": np.array(rng.uniform(np.log(0.5), np.log(10.0))),
-        }
-        for _ in range(k)
-    ]
-
-
-def test_sampler_evaluates_bernoulli_model_through_fused_op(notebook_data):
+@pytest.mark.slow
+@by_model
+def test_sampler_evaluates_the_bernoulli_model_through_the_fused_op(model):
     # nutpie's logp-and-gradient graph of the Bernoulli model: the stabilize rewrite
     # must have replaced pm.Bernoulli's summed logp of RightProbsOp by ChoiceLogLikOp,
     # in the gradient as well (a PyMC change to Bernoulli's logp would show up here as
     # a RightProbsOp back in the graph). Values: those of the unfused model graph.
     pytest.importorskip("nutpie")
-    from rlrecover.nutpie_compile import compile_pymc_model_cached
-
-    actions, rewards = (np.array(x) for x in notebook_data)
-    model = build_model("bernoulli", actions, rewards, Priors(1.0, 1.0, 10.0))
-    compiled = compile_pymc_model_cached(model)
+    compiled = nutpie_compiled(model.name, "bernoulli")
     ops = {type(node.op) for node in compiled.logp_func.maker.fgraph.apply_nodes}
     assert ChoiceLogLikOp in ops and RightProbsOp not in ops
 
-    plain = pytensor.compile.get_mode("FAST_RUN").excluding("fuse_bernoulli_loglik")
-    logp = model.compile_logp(mode=plain)
-    dlogp = model.compile_dlogp(mode=plain)
-    assert not any(isinstance(n.op, ChoiceLogLikOp) for n in logp.f.maker.fgraph.apply_nodes)
-    assert RightProbsOp in {type(n.op) for n in logp.f.maker.fgraph.apply_nodes}
-    assert compiled.n_dim == 2 and list(compiled.shape_info[0][:2]) == list(VARS)
-    for point in random_points(6):
-        x = np.array([float(point[v]) for v in VARS])
+    plain = plain_compiled(model.name)
+    plain_ops = {type(n.op) for n in plain.logp.f.maker.fgraph.apply_nodes}
+    assert ChoiceLogLikOp not in plain_ops and RightProbsOp in plain_ops
+    names = value_names(model)
+    assert compiled.n_dim == model.n_params
+    assert list(compiled.shape_info[0][: model.n_params]) == names
+    assert set(pymc_model(model.name, "bernoulli").initial_point()) == set(names)
+    actions, rewards = data()
+    for point in random_points(model, 6):
+        x = np.array([float(point[v]) for v in names])
         got_logp, got_grad = compiled.logp_func(x)
-        # beta <= 10: Bernoulli-form drift < 1e-10 (test_potential_and_bernoulli_logp_agree)
-        assert float(got_logp) == pytest.approx(logp(point), rel=0, abs=1e-10)
-        np.testing.assert_allclose(got_grad, dlogp(point), rtol=1e-10, atol=1e-10)
+        want, want_grad = plain.logp(point), plain.dlogp(point)
+        # The unfused graph is the Bernoulli form: its drift from the kernel bounds the
+        # difference (the priors' terms are the same graph in both).
+        theta = natural(model, point)
+        bound, grad_bound = _drift(
+            model, theta, actions, rewards, actions[1:], dict(model.consts), want
+        )
+        assert abs(float(got_logp) - want) <= bound
+        # On the free scale each gradient is the natural one times d theta / d free <= 1
+        # for rates (theta (1 - theta) < 1/4) and theta for inverse temperatures (<= 10).
+        assert np.all(np.abs(got_grad - want_grad) <= 10 * grad_bound + 1e-12)

@@ -1,7 +1,7 @@
-"""Tests of rlrecover.scan_reference: the notebook's scan likelihood against the Ops.
+"""Tests of rlrecover.inference.scan_reference: the notebook's scan likelihood against rw's Ops.
 
 The kernels' Python entry points are checked against the scan graph in
-test_qlearning.py; here the Ops that call the same kernels, compiled in both PyTensor
+test_model_rw.py; here the Ops that call the same kernels, compiled in both PyTensor
 backends (C/Python ``perform`` and numba), are checked against it.
 """
 
@@ -13,9 +13,10 @@ import pytensor.tensor as pt
 import pytest
 from conftest import POINTS, op_datasets
 
-from rlrecover.ops import loglik_op, right_probs_op
+from rlrecover.inference.ops import loglik_op, right_probs_op
 
-MODEL = "rlrecover.qlearning"
+#: The notebook's model: the scan likelihood is rw's.
+MODEL = "rw"
 Q_INITS = (0.5, 0.2)
 # Against the scan graph the difference is operation order only (measured <= 4e-14
 # relative).
@@ -69,7 +70,7 @@ def test_ops_match_scan(compiled_ops, scan_reference, notebook_data):
                 ll_s, grad_s = scan_reference.loglik_grad(alpha, beta, actions, rewards, q_init)
                 np.testing.assert_allclose(r["ll"], ll_s, rtol=RTOL, atol=ATOL, err_msg=where)
                 np.testing.assert_allclose(r["grad"], grad_s, rtol=RTOL, atol=ATOL, err_msg=where)
-                if len(actions) <= 20:  # the scan Jacobian is O(n^2); see test_qlearning
+                if len(actions) <= 20:  # the scan Jacobian is O(n^2); see test_model_rw
                     p_s, jac_s = scan_reference.right_probs_jac(
                         alpha, beta, actions, rewards, q_init
                     )

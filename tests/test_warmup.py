@@ -151,8 +151,9 @@ def test_the_warmup_process_compiles_without_garbage_collections(tmp_path, monke
 
 
 def test_a_spec_round_trips_through_the_warmup_payload():
-    from rlrecover import models
     from conftest import default_priors
+
+    from rlrecover import models
 
     rwck = models.get("rwck")
     spec = ModelSpec("rwck", "bernoulli", default_priors(rwck), (0.25,))

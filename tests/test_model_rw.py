@@ -1,31 +1,29 @@
-"""Tests of rlrecover.qlearning: the notebook's figures, the kernels against references."""
+"""rw, the reference notebook's model: its figures, the scan graph, the grid kernel, its priors.
+
+What every model passes (the plain reference, finite differences over the support,
+simulation, the record) is in test_models.py; here are the checks only rw has: the
+notebook's numbers, its ``pytensor.scan`` likelihood, its grid kernel for the exact
+posterior, its learning rule, the starts and streams it keeps from the single-model
+releases, and the priors it is fitted with (the conftest's PRIOR_CASES).
+"""
 
 from __future__ import annotations
 
 import functools
 import itertools
 import math
-import re
 
 import numpy as np
 import pytest
+import reference_models as ref
 import scipy.optimize
-from conftest import PRIOR_CASES
+from conftest import PRIOR_CASES, RW, rw_priors
 from scipy import stats
 from scipy.special import expit
 
-from rlrecover.qlearning import (
-    Priors,
-    as_data,
-    loglik,
-    loglik_grad,
-    loglik_grad_kernel,
-    loglik_grid_kernel,
-    loglik_reference,
-    right_probs,
-    right_probs_jac,
-    simulate,
-)
+from rlrecover import models
+from rlrecover.models import rw
+from rlrecover.models.base import as_data
 
 EPS = np.finfo(np.float64).eps
 
@@ -35,6 +33,22 @@ BETAS = (1e-3, 1.0, 5.0, 50.0)
 Q_INITS = (0.5, 0.2)
 DATA_KINDS = ("random", "simulated")
 SEEDS = (0, 1, 2)
+
+
+def loglik(alpha, beta, actions, rewards, q_init=0.5):
+    return RW.loglik({"alpha": alpha, "beta": beta}, actions, rewards, {"q_init": q_init})
+
+
+def loglik_grad(alpha, beta, actions, rewards, q_init=0.5):
+    return RW.loglik_grad({"alpha": alpha, "beta": beta}, actions, rewards, {"q_init": q_init})
+
+
+def right_probs_jac(alpha, beta, actions, rewards, q_init=0.5):
+    return RW.right_probs_jac({"alpha": alpha, "beta": beta}, actions, rewards, {"q_init": q_init})
+
+
+def simulate(alpha, beta, n, reward_probs=(0.4, 0.6), q_init=0.5, *, rng):
+    return RW.simulate({"alpha": alpha, "beta": beta}, n, rng, reward_probs, {"q_init": q_init})
 
 
 @functools.cache
@@ -64,7 +78,8 @@ def test_notebook_nll_at_truth(notebook_data):
     # The notebook prints 47.418936097207016; our kernel sums the same 149 terms in a
     # different (but exact-math-equivalent) form, so the difference is ~100 eps * 47.
     assert -loglik(0.5, 5, actions, rewards) == pytest.approx(47.418936097207016, abs=1e-9)
-    assert -loglik_reference(0.5, 5, actions, rewards) == pytest.approx(
+    theta = {"alpha": 0.5, "beta": 5.0}
+    assert -ref.loglik("rw", theta, actions, rewards) == pytest.approx(
         47.418936097207016, abs=1e-9
     )
 
@@ -84,37 +99,8 @@ def test_notebook_mle(notebook_data):
 
 
 # ------------------------------------------------------------------------------------
-# 2. Kernels against the plain-loop reference and finite differences
+# 2. The gradient at the ends of alpha's range, and the kernels against the scan graph
 # ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n", N_TRIALS)
-@pytest.mark.parametrize("kind", DATA_KINDS)
-def test_loglik_matches_reference(kind, n):
-    for seed, alpha, beta, q_init in itertools.product(SEEDS, ALPHAS, BETAS, Q_INITS):
-        actions, rewards = make_data(kind, n, seed, q_init)
-        fast = loglik(alpha, beta, actions, rewards, q_init)
-        ref = loglik_reference(alpha, beta, actions, rewards, q_init)
-        # rtol 1e-12: both sum the same n-1 negative terms (no cancellation), so the
-        # relative difference is bounded by ~n eps. atol: the reference computes each
-        # term as (z_a - m) - log(1 + exp(z_o - m)) with |z| <= beta (Q in [0, 1]), which
-        # has absolute error ~ eps (1 + beta) per term, and loses all relative precision
-        # when the log-probability is below eps (e.g. beta 50: log(1 + e^-40) == 0.0,
-        # while the kernel's log1p gives -4e-18).
-        atol = 4 * (n - 1) * EPS * (1 + beta)
-        assert abs(fast - ref) <= 1e-12 * abs(ref) + atol, (seed, alpha, beta, q_init)
-
-
-def test_loglik_first_trial_left_out():
-    # With two trials only the second choice counts, whatever the first is.
-    for a0, r0, a1 in itertools.product((0, 1), repeat=3):
-        got = loglik(0.5, 5.0, [a0, a1], [r0, 0])
-        q = [0.5, 0.5]
-        q[a0] += 0.5 * (r0 - q[a0])
-        p_right = 1 / (1 + np.exp(-5.0 * (q[1] - q[0])))
-        want = np.log(p_right if a1 == 1 else 1 - p_right)
-        # one log/exp evaluation each side: a few eps
-        assert got == pytest.approx(want, rel=1e-14, abs=1e-15)
 
 
 def _central(fun, x, h):
@@ -123,7 +109,9 @@ def _central(fun, x, h):
 
 @pytest.mark.parametrize("n", N_TRIALS)
 @pytest.mark.parametrize("kind", DATA_KINDS)
-def test_loglik_grad_finite_differences(kind, n):
+def test_loglik_grad_finite_differences_at_the_ends_of_alpha(kind, n):
+    # test_models.py checks the gradient inside the support; rw's also holds at alpha
+    # = 0 and 1, on the grid the single-model releases checked.
     h = 1e-6
     for seed, alpha, beta, q_init in itertools.product(SEEDS[:2], ALPHAS, BETAS, Q_INITS):
         actions, rewards = make_data(kind, n, seed, q_init)
@@ -190,45 +178,20 @@ def test_right_probs_jac_matches_scan(scan_reference, n):
         actions, rewards = make_data(kind, n, 0, q_init)
         p, jac = right_probs_jac(alpha, beta, actions, rewards, q_init)
         assert p.shape == (n - 1,) and jac.shape == (n - 1, 2)
-        np.testing.assert_array_equal(p, right_probs(alpha, beta, actions, rewards, q_init))
         p_s, jac_s = scan_reference.right_probs_jac(alpha, beta, actions, rewards, q_init)
         where = (kind, alpha, beta, q_init)
         np.testing.assert_allclose(p, p_s, rtol=SCAN_RTOL, atol=SCAN_ATOL, err_msg=where)
         np.testing.assert_allclose(jac, jac_s, rtol=SCAN_RTOL, atol=SCAN_ATOL, err_msg=where)
 
 
-def test_right_probs_consistent_with_loglik():
-    actions, rewards = make_data("simulated", 150, 3)
-    p = right_probs(0.4, 3.0, actions, rewards)
-    obs = actions[1:]
-    # p >= sigmoid(-3) here, so log(p) and log1p(-p) lose at most ~eps/p relative each
-    want = np.sum(np.where(obs == 1, np.log(p), np.log1p(-p)))
-    assert loglik(0.4, 3.0, actions, rewards) == pytest.approx(want, rel=1e-12)
-
-
 # ------------------------------------------------------------------------------------
-# simulate
+# 3. Simulation: the notebook's generate_data, choice by choice
 # ------------------------------------------------------------------------------------
-
-
-def test_simulate_shapes_and_values():
-    actions, rewards = simulate(0.5, 5, 200, rng=np.random.default_rng(0))
-    assert actions.shape == rewards.shape == (200,)
-    assert actions.dtype == rewards.dtype == np.int64
-    assert set(np.unique(actions)) <= {0, 1}
-    assert set(np.unique(rewards)) <= {0, 1}
-
-
-def test_simulate_is_seeded():
-    a1, r1 = simulate(0.3, 2, 50, rng=np.random.default_rng(5))
-    a2, r2 = simulate(0.3, 2, 50, rng=np.random.default_rng(5))
-    np.testing.assert_array_equal(a1, a2)
-    np.testing.assert_array_equal(r1, r2)
 
 
 def _notebook_generate_data(alpha, beta, n, p_r, q_init, rng):
     """The notebook's ``generate_data`` loop: one ``rng.choice`` and one ``rng.random()``
-    per trial, with numpy's softmax (the reference for :func:`simulate`)."""
+    per trial, with numpy's softmax (the reference for :meth:`Model.simulate`)."""
     actions = np.zeros(n, dtype=np.int64)
     rewards = np.zeros(n, dtype=np.int64)
     q = np.array([q_init, q_init], dtype=np.float64)
@@ -265,38 +228,13 @@ def test_simulate_reward_probabilities_respected():
     np.testing.assert_array_equal(rewards, actions)
 
 
-@pytest.mark.parametrize(
-    ("alpha", "beta", "text"),
-    [(1.5, 5.0, "1.5"), (-0.1, 5.0, "-0.1"), (0.5, 0.0, "0.0"), (0.5, -2.0, "-2.0")],
-)
-def test_simulate_rejects_bad_params(alpha, beta, text):
-    with pytest.raises(ValueError, match=re.escape(text)):
-        simulate(alpha, beta, 10, rng=np.random.default_rng(0))
-
-
-def test_simulate_rejects_bad_task_and_missing_rng():
-    with pytest.raises(ValueError, match="n_trials"):
-        simulate(0.5, 5, 1, rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match="reward_probs"):
-        simulate(0.5, 5, 10, (0.4, 1.2), rng=np.random.default_rng(0))
-    with pytest.raises(TypeError):
-        simulate(0.5, 5, 10)
-
-
-def test_loglik_rejects_mismatched_data():
-    with pytest.raises(ValueError, match="equal length"):
-        loglik(0.5, 5, np.zeros(10, dtype=int), np.zeros(9))
-
-
 # ------------------------------------------------------------------------------------
-# The learning rule, priors and MLE starts
+# 4. The learning rule, the record, the starts of the single-model releases
 # ------------------------------------------------------------------------------------
 
 
 def test_learn_step_updates_only_the_chosen_arm_and_its_derivative():
-    from rlrecover.qlearning import learn_step
-
-    q0, q1, dq0, dq1 = learn_step(0.25, 1, 1.0, 0.5, 0.5, 0.0, 0.0)
+    q0, q1, dq0, dq1 = rw.learn_step(0.25, 1, 1.0, 0.5, 0.5, 0.0, 0.0)
     assert (q0, dq0) == (0.5, 0.0)
     assert q1 == 0.5 + 0.25 * (1.0 - 0.5)
     assert dq1 == 1.0 - 0.5  # d/dalpha of alpha * (r - q) at dq = 0
@@ -308,7 +246,7 @@ def test_learn_step_updates_only_the_chosen_arm_and_its_derivative():
     def run(alpha):
         state = (0.5, 0.5, 0.0, 0.0)
         for a, r in zip(actions, rewards, strict=True):
-            state = learn_step(alpha, int(a), float(r), *state)
+            state = rw.learn_step(alpha, int(a), float(r), *state)
         return state
 
     q0, q1, dq0, dq1 = run(0.3)
@@ -317,101 +255,139 @@ def test_learn_step_updates_only_the_chosen_arm_and_its_derivative():
     assert dq1 == pytest.approx((up[1] - down[1]) / (2 * h), rel=1e-6)
 
 
-def test_priors_from_config_and_draws():
-    from rlrecover.qlearning import Priors
+def test_rw_record():
+    assert models.get("rw") is RW is rw.MODEL
+    assert RW.param_names == ("alpha", "beta") and RW.n_params == 2
+    assert [p.kind for p in RW.params] == ["unit", "positive"]
+    assert RW.consts == (("q_init", 0.5),) and RW.default_consts == (0.5,)
+    assert RW.kernels.loglik_grad is rw.loglik_grad_kernel
+    assert RW.kernels.choice_loglik_grad is rw.choice_loglik_grad_kernel
+    assert RW.kernels.right_probs_jac is rw.right_probs_jac_kernel
+    assert RW.grid_loglik is rw.loglik_grid_kernel
+    assert isinstance(RW.kernels.salt, int) and RW.kernels.salt > 0
+    # The streams and starts of the single-model releases.
+    assert RW.legacy_streams and RW.stream_parts() == ()
+    assert all(m.stream_parts() == (m.name,) for m in models.registry().values() if m is not RW)
 
-    priors = Priors.from_config({"alpha": {"a": 2, "b": 3}, "beta": {"sigma": 4}})
-    assert priors == Priors(2.0, 3.0, 4.0)
+
+def test_rw_keeps_the_starts_of_the_single_model_releases():
+    # The single-model releases' first start and their draws from the generator,
+    # alpha uniform in [0.05, 0.95] and beta log-uniform in [0.3, 30], in that order.
+    assert RW.mle_first_start() == {"alpha": 0.5, "beta": 3.0}
+    rng, again = np.random.default_rng(12), np.random.default_rng(12)
+    for _ in range(50):
+        want = {
+            "alpha": again.uniform(0.05, 0.95),
+            "beta": math.exp(again.uniform(math.log(0.3), math.log(30.0))),
+        }
+        assert RW.mle_start(rng) == want
+
+
+# ------------------------------------------------------------------------------------
+# 5. The priors: from the config, draws, free-scale densities
+# ------------------------------------------------------------------------------------
+
+
+def test_priors_from_config_and_draws():
+    priors = RW.priors_from_config({"alpha": {"a": 2, "b": 3}, "beta": {"sigma": 4}})
+    assert priors == rw_priors(2.0, 3.0, 4.0)
+    assert priors.to_config() == {"alpha": {"a": 2.0, "b": 3.0}, "beta": {"sigma": 4.0}}
+    assert str(priors) == "alpha ~ Beta(2, 3), beta ~ HalfNormal(4)"
     rng = np.random.default_rng(1)
-    draws = np.array([priors.draw(rng) for _ in range(20_000)])
+    draws = [priors.draw(rng) for _ in range(20_000)]
+    alpha = np.array([d["alpha"] for d in draws])
+    beta = np.array([d["beta"] for d in draws])
     # Beta(2, 3) has mean 0.4 and sd 0.2; HalfNormal(4) has mean 4 sqrt(2 / pi).
     # 5 standard errors of the mean of 20,000 draws.
-    se_alpha = 0.2 / math.sqrt(len(draws))
-    assert draws[:, 0].mean() == pytest.approx(0.4, abs=5 * se_alpha)
+    assert priors["alpha"].mean == pytest.approx(0.4) and priors[
+        "alpha"
+    ].variance == pytest.approx(0.04)
+    assert alpha.mean() == pytest.approx(0.4, abs=5 * 0.2 / math.sqrt(len(draws)))
     sd_beta = 4 * math.sqrt(1 - 2 / math.pi)
-    assert draws[:, 1].mean() == pytest.approx(
-        4 * math.sqrt(2 / math.pi), abs=5 * sd_beta / math.sqrt(len(draws))
+    assert priors["beta"].variance == pytest.approx(sd_beta**2)
+    assert beta.mean() == pytest.approx(
+        priors["beta"].mean, abs=5 * sd_beta / math.sqrt(len(draws))
     )
-    assert (draws[:, 0] > 0).all() and (draws[:, 0] < 1).all() and (draws[:, 1] >= 0).all()
-
-
-def test_mle_starts_lie_in_their_ranges_and_follow_the_generator():
-    from rlrecover.qlearning import MLE_FIRST_START, MLE_FREE, mle_start
-
-    starts = [mle_start(np.random.default_rng(3)) for _ in range(2)]
-    assert starts[0] == starts[1]
-    rng = np.random.default_rng(4)
-    for _ in range(200):
-        s = mle_start(rng)
-        assert 0.05 <= s["alpha"] <= 0.95 and 0.3 <= s["beta"] <= 30
-    assert set(MLE_FIRST_START) == set(MLE_FREE) == {"alpha", "beta"}
-
-
-# ------------------------------------------------------------------------------------
-# Priors.logpdf and Priors.logpdf_free
-# ------------------------------------------------------------------------------------
+    assert priors["beta"].mean == pytest.approx(4 * math.sqrt(2 / math.pi))
+    assert (alpha > 0).all() and (alpha < 1).all() and (beta >= 0).all()
 
 
 @pytest.mark.parametrize("priors", PRIOR_CASES)
-def test_priors_logpdf_matches_scipy(priors):
-    alpha = np.array([-0.5, 0.0, 1e-300, 1e-8, 0.3, 0.5, 1 - 1e-8, 1.0, 1.5])[:, None]
-    beta = np.array([-1.0, 0.0, 1e-300, 1e-3, 2.0, 50.0, np.inf])[None, :]
-    got = priors.logpdf(alpha, beta)
-    la = stats.beta.logpdf(alpha, priors.alpha_a, priors.alpha_b)
-    lb = stats.halfnorm.logpdf(beta, scale=priors.beta_sigma)
-    # Zero density of one factor makes the joint density zero even where the other is
-    # infinite (scipy's sum would be NaN there).
-    with np.errstate(invalid="ignore"):
-        want = np.where((la == -np.inf) | (lb == -np.inf), -np.inf, la + lb)
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
-    np.testing.assert_array_equal(np.sign(got[np.isinf(got)]), np.sign(want[np.isinf(want)]))
-    finite = np.isfinite(want)
-    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-13, atol=1e-13)
-
-
-def test_priors_logpdf_is_nan_for_nan_and_scalar_for_scalars():
-    priors = PRIOR_CASES[0]
-    assert np.isnan(priors.logpdf(np.nan, 1.0))
-    assert np.isnan(priors.logpdf(0.5, np.nan))
-    assert priors.logpdf(0.5, 1.0).shape == ()
-
-
-@pytest.mark.parametrize("priors", PRIOR_CASES)
-def test_priors_logpdf_free_is_logpdf_plus_log_jacobian(priors):
+def test_priors_logpdf_free_is_the_density_plus_the_log_jacobian(priors):
+    a, b = priors["alpha"].a, priors["alpha"].b
+    sigma = priors["beta"].sigma
     u = np.linspace(-20.0, 20.0, 41)[:, None]
     v = np.linspace(-10.0, 4.0, 15)[None, :]
     alpha, beta = expit(u), np.exp(v)
-    want = priors.logpdf(alpha, beta) + np.log(alpha) + np.log1p(-alpha) + v
+    want = (
+        stats.beta.logpdf(alpha, a, b)
+        + np.log(alpha)
+        + np.log1p(-alpha)
+        + stats.halfnorm.logpdf(beta, scale=sigma)
+        + v
+    )
     # The reference works with alpha rounded to double, which moves log(1 - alpha) by
     # up to eps / (2 (1 - alpha)); it enters with weight (b - 1) + 1.
-    eps = np.finfo(np.float64).eps
-    rounding = (abs(priors.alpha_b - 1.0) + 1.0) * eps / (1.0 - alpha)
-    error = np.abs(priors.logpdf_free(u, v) - want)
+    rounding = (abs(b - 1.0) + 1.0) * EPS / (1.0 - alpha)
+    error = np.abs(priors.logpdf_free([u, v]) - want)
     assert np.all(error <= 1e-13 * np.abs(want) + 1e-13 + rounding), error.max()
 
 
 @pytest.mark.parametrize("priors", PRIOR_CASES)
 def test_priors_logpdf_free_stays_accurate_where_alpha_rounds_to_one(priors):
-    # alpha = expit(u) rounds to 1 for u > 37, so logpdf cannot be used there; the
+    # alpha = expit(u) rounds to 1 for u > 37, so scipy cannot be used there; the
     # density of logit(alpha) under Beta(a, b) is that of -logit(alpha) under Beta(b, a),
     # which is evaluated where alpha is tiny and represented exactly.
-    swapped = Priors(priors.alpha_b, priors.alpha_a, priors.beta_sigma)
+    a, b = priors["alpha"].a, priors["alpha"].b
+    swapped = rw_priors(b, a, priors["beta"].sigma)
     for u in (40.0, 200.0, 600.0):
         tiny = expit(-u)
         want = (
-            stats.beta.logpdf(tiny, priors.alpha_b, priors.alpha_a)
+            stats.beta.logpdf(tiny, b, a)
             + np.log(tiny)
-            + stats.halfnorm.logpdf(1.0, scale=priors.beta_sigma)
+            + stats.halfnorm.logpdf(1.0, scale=priors["beta"].sigma)
         )
-        got = priors.logpdf_free(u, 0.0)
+        got = priors.logpdf_free([u, 0.0])
         assert np.isfinite(got)
         np.testing.assert_allclose(got, want, rtol=1e-13)
-        np.testing.assert_allclose(got, swapped.logpdf_free(-u, 0.0), rtol=1e-15)
+        np.testing.assert_allclose(got, swapped.logpdf_free([-u, 0.0]), rtol=1e-15)
+
+
+@pytest.mark.parametrize("priors", PRIOR_CASES)
+def test_priors_free_quantiles(priors):
+    lo_u, hi_u = priors["alpha"].free_quantiles(1e-3)
+    a, b = priors["alpha"].a, priors["alpha"].b
+    assert stats.beta.cdf(expit(lo_u), a, b) == pytest.approx(1e-3, rel=1e-9)
+    assert stats.beta.sf(expit(hi_u), a, b) == pytest.approx(1e-3, rel=1e-6)
+    lo_v, hi_v = priors["beta"].free_quantiles(1e-3)
+    sigma = priors["beta"].sigma
+    assert stats.halfnorm.cdf(math.exp(lo_v), scale=sigma) == pytest.approx(1e-3, rel=1e-9)
+    assert stats.halfnorm.sf(math.exp(hi_v), scale=sigma) == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_transforms_map_to_the_free_scale_and_back():
+    # alpha on the logit scale within |u| <= 12, beta on the log scale in [1e-3, 1e3].
+    assert RW.param("alpha").mle_box == (-12.0, 12.0)
+    assert np.exp(RW.param("beta").mle_box) == pytest.approx([1e-3, 1e3])
+    logit, log = RW.param("alpha").transform, RW.param("beta").transform
+    assert (logit.name, log.name) == ("logit", "log")
+    for t, x in ((logit, 0.3), (log, 7.0)):
+        assert t.from_free(t.to_free(x)) == pytest.approx(x, rel=1e-15)
+        assert float(t.from_free_np(t.to_free_np(x))) == pytest.approx(x, rel=1e-15)
+        # chain(g, theta) is g times d theta / d free, by central differences.
+        h = 1e-6
+        u = t.to_free(x)
+        fd = (t.from_free(u + h) - t.from_free(u - h)) / (2 * h)
+        assert t.chain(2.0, x) == pytest.approx(2.0 * fd, rel=1e-8)
+        assert float(t.log_jacobian(u)) == pytest.approx(math.log(fd), rel=1e-8)
+    # The numpy maps give the ends of the support instead of raising.
+    assert log.from_free_np(1e4) == np.inf
+    assert log.to_free_np(0.0) == -np.inf
+    assert logit.to_free_np(1.0) == np.inf
 
 
 # ------------------------------------------------------------------------------------
-# loglik_grid_kernel
+# 6. loglik_grid_kernel (the exact posterior's)
 # ------------------------------------------------------------------------------------
 
 
@@ -431,7 +407,7 @@ def test_grid_kernel_matches_pointwise_loglik(notebook_data, name):
     betas = np.array([1e-6, 1e-3, 0.7, 5.0, 60.0])
     q_init = 0.3
     out = np.full((alphas.size, betas.size), np.nan)
-    loglik_grid_kernel(alphas, betas, actions, rewards, q_init, out)
+    rw.loglik_grid_kernel(alphas, betas, actions, rewards, q_init, out)
     want = np.array([[loglik(a, b, actions, rewards, q_init) for b in betas] for a in alphas])
     # the same arithmetic in the same order as the fitters' kernel: bitwise equal
     np.testing.assert_array_equal(out, want)
@@ -444,7 +420,7 @@ def test_grid_kernel_matches_pointwise_loglik_past_its_256_trial_chunks():
         actions, rewards = as_data(*simulate(0.3, 4.0, n_trials, rng=rng))
         alphas, betas = rng.uniform(0, 1, 7), np.exp(rng.uniform(-3, 4, 9))
         out = np.empty((7, 9))
-        loglik_grid_kernel(alphas, betas, actions, rewards, 0.5, out)
+        rw.loglik_grid_kernel(alphas, betas, actions, rewards, 0.5, out)
         want = [[loglik(a, b, actions, rewards, 0.5) for b in betas] for a in alphas]
         np.testing.assert_array_equal(out, np.array(want))
 
@@ -453,14 +429,16 @@ def test_grid_kernel_gives_minus_infinity_for_a_choice_the_model_cannot_make():
     actions = np.array([0, 1, 2, 0], dtype=np.int64)  # 2 is no arm
     rewards = np.array([1, 0, 1, 0], dtype=np.int64)
     out = np.zeros((2, 3))
-    loglik_grid_kernel(np.array([0.2, 0.8]), np.array([0.5, 1.0, 3.0]), actions, rewards, 0.5, out)
+    rw.loglik_grid_kernel(
+        np.array([0.2, 0.8]), np.array([0.5, 1.0, 3.0]), actions, rewards, 0.5, out
+    )
     assert np.all(out == -np.inf)  # as the fitters' kernel (loglik checks the data first)
-    assert loglik_grad_kernel(0.2, 1.0, actions, rewards, 0.5, np.empty(2)) == -np.inf
+    assert rw.loglik_grad_kernel(0.2, 1.0, actions, rewards, 0.5, np.empty(2)) == -np.inf
 
 
 def test_grid_kernel_refuses_a_wrong_output_shape(notebook_data):
     actions, rewards = as_data(*notebook_data)
     with pytest.raises(ValueError, match="shape"):
-        loglik_grid_kernel(
+        rw.loglik_grid_kernel(
             np.array([0.5]), np.array([1.0, 2.0]), actions, rewards, 0.5, np.empty((2, 1))
         )
