@@ -34,14 +34,14 @@ __all__ = [
     "SamplerSettings",
     "Settings",
     "TaskSettings",
-    "model_schema",
     "check_yaml_syntax",
     "config_errors",
     "fill_defaults",
     "full_schema",
     "grid_errors",
-    "old_form_message",
     "load_schema",
+    "model_schema",
+    "old_form_message",
     "parse_overrides",
     "schema_defaults",
     "validate_config",
@@ -334,7 +334,7 @@ def _grid_problems(cfg: Any) -> list[tuple[list, str]]:
                 )
             )
         grid = entry.get("grid")
-        for param, values in (grid.items() if isinstance(grid, Mapping) else ()):
+        for param, values in grid.items() if isinstance(grid, Mapping) else ():
             if not isinstance(values, list):
                 continue
             labels = []
@@ -381,7 +381,7 @@ def _grid_problems(cfg: Any) -> list[tuple[list, str]]:
                     )
                 )
             ranges = truths.get("ranges")
-            for param, pair in (ranges.items() if isinstance(ranges, Mapping) else ()):
+            for param, pair in ranges.items() if isinstance(ranges, Mapping) else ():
                 if (
                     isinstance(pair, list)
                     and len(pair) == 2
@@ -414,7 +414,9 @@ def old_form_message(cfg: Any) -> str | None:
         return None
     design = cfg.get("design")
     old_target = isinstance(design, Mapping) and "rmse_target" in design
-    old = [k for k in ("grid", "priors") if k in cfg] + (["design -> rmse_target"] if old_target else [])
+    old = [k for k in ("grid", "priors") if k in cfg] + (
+        ["design -> rmse_target"] if old_target else []
+    )
     if not old:
         return None
     entry: dict[str, Any] = {}
@@ -430,7 +432,7 @@ def old_form_message(cfg: Any) -> str | None:
     return (
         f"{', '.join(old)} at the top level is the single-model form of rlrecover 0.1; "
         "a study now names its models, each with its own grid, priors and RMSE targets "
-        "(README, \"Changing the study\"). For the same study write instead:\n\n"
+        '(README, "Changing the study"). For the same study write instead:\n\n'
         + "\n".join(f"    {line}" for line in new.rstrip().splitlines())
     )
 
@@ -623,9 +625,8 @@ def model_schema(model: Model, schema: Mapping[str, Any]) -> dict[str, Any]:
     props["design"]["properties"]["rmse_target"] = per_param("rmse_target", default={})
     for p in model.params:
         props["priors"]["properties"][p.name]["description"] = (
-            f"{p.name} ({p.description}): " + props["priors"]["properties"][p.name].get(
-                "description", ""
-            )
+            f"{p.name} ({p.description}): "
+            + props["priors"]["properties"][p.name].get("description", "")
         )
     entry["description"] = f"{model.title}: {model.equations}. Parameters: {', '.join(names)}."
     return entry

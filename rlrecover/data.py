@@ -278,6 +278,5 @@ def check_datasets(
             if not np.all(values == target):
                 odd = values[values != target][0]
                 raise ValueError(
-                    f"{source}: replicate {int(rep)}: {col} is {odd:g}, the config says "
-                    f"{target:g}"
+                    f"{source}: replicate {int(rep)}: {col} is {odd:g}, the config says {target:g}"
                 )

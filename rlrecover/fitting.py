@@ -167,7 +167,7 @@ def sample_datasets(
 
     Raises
     ------
-    rlrecover.interrupt.Cancelled
+    rlrecover.cancel.Cancelled
         If the run is stopped (Ctrl-C); the datasets finished so far are checkpointed.
     """
     from rlrecover.inference.sampling import sample_posteriors

@@ -33,7 +33,9 @@ __all__ = ["design_kind", "model_truths"]
 
 
 def _canonical(model: Model, values) -> dict[str, float]:
-    return {p: float(format_value(float(v))) for p, v in zip(model.param_names, values, strict=True)}
+    return {
+        p: float(format_value(float(v))) for p, v in zip(model.param_names, values, strict=True)
+    }
 
 
 def design_kind(entry: Mapping[str, Any]) -> str:

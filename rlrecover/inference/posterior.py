@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from numpy.typing import ArrayLike
 
 from rlrecover.summary import corr_column, interval_columns
@@ -45,7 +44,7 @@ class PosteriorFit:
         Its share of the wall time of the call that fitted it: the time from the
         previous fit's hand-over (or from its own start, for the first) to the end of
         its diagnostics (several datasets sample at once, see
-        :func:`rlrecover.bayes.sample_posteriors`).
+        :func:`rlrecover.inference.sampling.sample_posteriors`).
     compile_seconds : float
         Time spent building and compiling the model before this dataset (only the
         first dataset of a call pays it; 0 for the others).

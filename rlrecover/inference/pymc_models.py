@@ -98,9 +98,7 @@ def build_model(
 
             alpha, beta = params
             if kind == "potential":
-                pm.Potential(
-                    "like", scan_loglik(alpha, beta, actions_d, rewards_d, consts[0])
-                )
+                pm.Potential("like", scan_loglik(alpha, beta, actions_d, rewards_d, consts[0]))
             else:
                 p = scan_right_probs(alpha, beta, actions_d, rewards_d, consts[0])
                 pm.Bernoulli("like", p=p, observed=actions_d[1:])

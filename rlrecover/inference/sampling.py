@@ -108,7 +108,7 @@ class _NutpieFit:
         """Wait until the sampler is done; stop it if the run is cancelled (Ctrl-C)."""
         if self._raw is not None or self._error is not None:
             return
-        # Wait in slices so that Ctrl-C (rlrecover.interrupt.CANCEL) stops the sampler
+        # Wait in slices so that Ctrl-C (rlrecover.cancel.CANCEL) stops the sampler
         # within half a second; a thread other than the main one never sees the signal.
         with active_fit():
             while True:
@@ -319,7 +319,7 @@ def sample_posteriors(
 
     Raises
     ------
-    rlrecover.interrupt.Cancelled
+    rlrecover.cancel.Cancelled
         When the run is asked to stop (Ctrl-C), between datasets or while sampling
         (nutpie stops within half a second).
     """

@@ -294,12 +294,12 @@ def fit_bayes_job(
     """Sample the posterior of every dataset of a cell or SBC batch with each PyMC model.
 
     The draws and diagnostics go to one ``.npz`` file per method
-    (:func:`rlrecover.posterior.save_fits`); :func:`summarize_job` turns them into
+    (:func:`rlrecover.inference.posterior.save_fits`); :func:`summarize_job` turns them into
     result rows. Each finished dataset is also checkpointed under ``checkpoint_dir``
     (:class:`rlrecover.checkpoint.Checkpoints`), so a job that was stopped refits only
     the datasets it had not finished; the checkpoints are deleted once the outputs
     are written. On Ctrl-C the job stops within a second
-    (:class:`rlrecover.interrupt.Cancelled`).
+    (:class:`rlrecover.cancel.Cancelled`).
 
     Parameters
     ----------
@@ -776,7 +776,7 @@ def draw_figures(
     sampler threads) that has imported the plotting modules, so they start drawing at
     once if the server was started earlier (:func:`start_figure_workers`); else it
     starts now and this process draws meanwhile. Where there is no fork server (not
-    POSIX), the workers are spawned. On Ctrl-C (:mod:`rlrecover.interrupt`) the
+    POSIX), the workers are spawned. On Ctrl-C (:mod:`rlrecover.run.interrupt`) the
     workers are stopped within a fraction of a second; a figure being drawn here is
     finished first.
 
@@ -800,7 +800,7 @@ def draw_figures(
 
     Raises
     ------
-    rlrecover.interrupt.Cancelled
+    rlrecover.cancel.Cancelled
         If the run is asked to stop while workers draw.
     """
     todo = list(figures.items())

@@ -229,7 +229,7 @@ def wait_for(spec: ModelSpec) -> float:
 
     Raises
     ------
-    rlrecover.interrupt.Cancelled
+    rlrecover.cancel.Cancelled
         If the run is asked to stop while waiting.
     """
     warmup = _CURRENT

@@ -117,8 +117,8 @@ for model_name in model_names():
         name:
             f"plots_{model_name}"
         input:
-            recovery="results/recovery.tsv",
             **model_tables(model_name),
+            recovery="results/recovery.tsv",
         output:
             **{
                 name: report(

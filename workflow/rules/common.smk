@@ -179,7 +179,9 @@ def exact_files(model=None):
             if c["model"] in names
         ]
     files += [
-        f"results/exact/{m}/sbc/batch~{k}.tsv" for m in names for k in exact_sbc_batches()
+        f"results/exact/{m}/sbc/batch~{k}.tsv"
+        for m in names
+        for k in exact_sbc_batches()
     ]
     return files
 
@@ -286,7 +288,10 @@ def sbc_summary_config(wildcards):
 
 def cell_unit(wildcards):
     """A cell's datasets, as the fit jobs take them: its truth and replicates."""
-    return {"truth": cell_truth(wildcards), "replicates": replicates_of(wildcards.model)}
+    return {
+        "truth": cell_truth(wildcards),
+        "replicates": replicates_of(wildcards.model),
+    }
 
 
 def sbc_unit(wildcards):
@@ -363,12 +368,17 @@ def fit_methods():
 
 def fit_outputs():
     """Result tables of a cell, one per configured method (with wildcards)."""
-    return [f"results/fits/{{model}}/{m}/trials~{{trials}}/{{cell}}.tsv" for m in fit_methods()]
+    return [
+        f"results/fits/{{model}}/{m}/trials~{{trials}}/{{cell}}.tsv"
+        for m in fit_methods()
+    ]
 
 
 def sbc_fit_outputs():
     """Result tables of an SBC batch, one per configured method (with wildcards)."""
-    return [f"results/sbc/fits/{{model}}/{m}/batch~{{batch}}.tsv" for m in fit_methods()]
+    return [
+        f"results/sbc/fits/{{model}}/{m}/batch~{{batch}}.tsv" for m in fit_methods()
+    ]
 
 
 def draws_outputs():
@@ -378,25 +388,31 @@ def draws_outputs():
     process anyway, and a cell's datasets are read and checked once.
     """
     return [
-        f"results/draws/{{model}}/{m}/trials~{{trials}}/{{cell}}.npz" for m in pymc_methods()
+        f"results/draws/{{model}}/{m}/trials~{{trials}}/{{cell}}.npz"
+        for m in pymc_methods()
     ]
 
 
 def sbc_draws_outputs():
     """Posterior draws of an SBC batch, one file per PyMC method (with wildcards)."""
-    return [f"results/sbc/draws/{{model}}/{m}/batch~{{batch}}.npz" for m in pymc_methods()]
+    return [
+        f"results/sbc/draws/{{model}}/{m}/batch~{{batch}}.npz" for m in pymc_methods()
+    ]
 
 
 def bayes_fit_outputs():
     """Result tables of a cell's PyMC methods (with wildcards)."""
     return [
-        f"results/fits/{{model}}/{m}/trials~{{trials}}/{{cell}}.tsv" for m in pymc_methods()
+        f"results/fits/{{model}}/{m}/trials~{{trials}}/{{cell}}.tsv"
+        for m in pymc_methods()
     ]
 
 
 def sbc_bayes_fit_outputs():
     """Result tables of an SBC batch's PyMC methods (with wildcards)."""
-    return [f"results/sbc/fits/{{model}}/{m}/batch~{{batch}}.tsv" for m in pymc_methods()]
+    return [
+        f"results/sbc/fits/{{model}}/{m}/batch~{{batch}}.tsv" for m in pymc_methods()
+    ]
 
 
 def all_fit_files(wildcards):
@@ -482,7 +498,11 @@ def _by_model(input, prefix):
 
 def report_tables(wildcards, input):
     """The report's tables: ``{model: {name: path}}`` and the study-wide ones."""
-    shared = {k: input[k] for k in ("recovery", "summary", "sbc_recovery") if k in input.keys()}
+    shared = {
+        k: input[k]
+        for k in ("recovery", "summary", "sbc_recovery")
+        if k in input.keys()
+    }
     return {"models": _by_model(input, "table_"), **shared}
 
 

@@ -26,16 +26,33 @@ def data_with_fits():
         data = f"results/data/{cell_path()}.tsv".format(**cell)
         fits = [p.format(**cell) for p in fit_outputs() + draws_outputs()]
         truth = {
-            p: float(v) for p, v in (part.split("~") for part in cell["cell"].split("/"))
+            p: float(v)
+            for p, v in (part.split("~") for part in cell["cell"].split("/"))
         }
         n = replicates_of(cell["model"])
         out.append(
-            (data, fits, cell["model"], range(n), int(cell["trials"]), {r: truth for r in range(n)})
+            (
+                data,
+                fits,
+                cell["model"],
+                range(n),
+                int(cell["trials"]),
+                {r: truth for r in range(n)},
+            )
         )
     for unit in sbc_units():
         fits = [p.format(**unit) for p in sbc_fit_outputs() + sbc_draws_outputs()]
         data = f"results/sbc/data/{unit['model']}/batch~{unit['batch']}.tsv"
-        out.append((data, fits, unit["model"], range(*sbc_range(unit["batch"])), sbc_trials(), None))
+        out.append(
+            (
+                data,
+                fits,
+                unit["model"],
+                range(*sbc_range(unit["batch"])),
+                sbc_trials(),
+                None,
+            )
+        )
     return out
 
 
@@ -52,7 +69,9 @@ def check_data_of_finished_fits():
         record = model_of(model)
         if truths is None:  # SBC: the truths are drawn again from the priors
             priors = record.priors_from_config(model_entry(model)["priors"])
-            truths = {r: sbc_truth(record, config["seed"], r, priors) for r in replicates}
+            truths = {
+                r: sbc_truth(record, config["seed"], r, priors) for r in replicates
+            }
         try:
             check_datasets(
                 pd.read_csv(data, sep="\t"), record, replicates, n_trials, data, truths
