@@ -6,7 +6,7 @@ benchmarks/divergences.md.
 
 Setting (issue 8): 400 truths drawn from the priors (alpha ~ Beta(1, 1), beta ~
 HalfNormal(10)), one 100-trial dataset each (reward probabilities 0.4 / 0.6,
-q_init 0.5), fitted with nutpie through :func:`rlrecover.bayes.sample_posteriors`,
+q_init 0.5), fitted with nutpie through :func:`rlrecover.inference.sampling.sample_posteriors`,
 4 chains x (1,000 tune + 1,000 draws), at target_accept 0.8 (the default), 0.9 and
 0.95; every setting samples each dataset with the same seed.
 
@@ -49,8 +49,8 @@ q_init 0.5), fitted with nutpie through :func:`rlrecover.bayes.sample_posteriors
    ``absz`` samples beta = 10 |z|, z ~ N(0, 1) (the half-normal non-centred: no
    exponential wall, but a kink at beta = 0).
 
-Uses the private ``rlrecover.bayes._nutpie_sampler`` and ``_finish`` for the alternative
-model only.
+Uses the private ``rlrecover.inference.sampling._nutpie_sampler`` and ``_finish`` for the
+alternative model only.
 """
 
 from __future__ import annotations
@@ -68,7 +68,26 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from rlrecover.qlearning import Priors, loglik_grad_kernel, simulate  # noqa: E402
+from rlrecover import models  # noqa: E402
+from rlrecover.models.base import BetaPrior, HalfNormalPrior  # noqa: E402
+from rlrecover.models.base import Priors as ModelPriors  # noqa: E402
+
+RW = models.get("rw")
+loglik_grad_kernel = RW.kernels.loglik_grad
+
+
+class Priors:
+    """rw's priors by their numbers: alpha ~ Beta(alpha_a, alpha_b), beta ~ HalfNormal."""
+
+    def __init__(self, alpha_a: float, alpha_b: float, beta_sigma: float) -> None:
+        self.alpha_a, self.alpha_b, self.beta_sigma = alpha_a, alpha_b, beta_sigma
+        self.record = ModelPriors(
+            (("alpha", BetaPrior(alpha_a, alpha_b)), ("beta", HalfNormalPrior(beta_sigma)))
+        )
+
+    def draw(self, rng):
+        return tuple(self.record.draw(rng).values())
+
 
 SEED = 20261126
 PRIORS = Priors(1.0, 1.0, 10.0)
@@ -98,8 +117,12 @@ def make_datasets(n: int):
     streams = np.random.SeedSequence(SEED).spawn(n)
     data = []
     for i, (alpha, beta) in enumerate(truths):
-        actions, rewards = simulate(
-            alpha, beta, N_TRIALS, REWARD_PROBS, Q_INIT, rng=np.random.default_rng(streams[i])
+        actions, rewards = RW.simulate(
+            {"alpha": alpha, "beta": beta},
+            N_TRIALS,
+            np.random.default_rng(streams[i]),
+            reward_probs=REWARD_PROBS,
+            consts={"q_init": Q_INIT},
         )
         data.append((actions, rewards))
     seeds = rng.integers(0, 2**31, size=n)
@@ -208,8 +231,8 @@ def build_model_logkappa(actions, rewards, priors: Priors, q_init: float):
     """Same posterior, sampled as u = logit(alpha) and w = log(alpha * beta)."""
     import pytensor.tensor as pt
 
-    from rlrecover.bayes import pm
-    from rlrecover.ops import loglik_op
+    from rlrecover.inference.ops import loglik_op
+    from rlrecover.inference.sampling import pm
 
     with pm.Model(check_bounds=False) as model:
         actions_d = pm.Data("actions", np.asarray(actions, dtype=np.int64))
@@ -232,9 +255,7 @@ def build_model_logkappa(actions, rewards, priors: Priors, q_init: float):
         )
         pm.Potential(
             "like",
-            loglik_op(
-                "rlrecover.qlearning", (float(q_init),), [alpha, beta], actions_d, rewards_d
-            ),
+            loglik_op("rw", (float(q_init),), [alpha, beta], actions_d, rewards_d),
         )
     return model
 
@@ -243,8 +264,8 @@ def build_model_absz(actions, rewards, priors: Priors, q_init: float):
     """Same posterior, with beta = sigma * |z|, z ~ Normal(0, 1) sampled as is."""
     import pytensor.tensor as pt
 
-    from rlrecover.bayes import pm
-    from rlrecover.ops import loglik_op
+    from rlrecover.inference.ops import loglik_op
+    from rlrecover.inference.sampling import pm
 
     with pm.Model(check_bounds=False) as model:
         actions_d = pm.Data("actions", np.asarray(actions, dtype=np.int64))
@@ -254,9 +275,7 @@ def build_model_absz(actions, rewards, priors: Priors, q_init: float):
         beta = pm.Deterministic("beta", priors.beta_sigma * pt.abs(z))
         pm.Potential(
             "like",
-            loglik_op(
-                "rlrecover.qlearning", (float(q_init),), [alpha, beta], actions_d, rewards_d
-            ),
+            loglik_op("rw", (float(q_init),), [alpha, beta], actions_d, rewards_d),
         )
     return model
 
@@ -268,12 +287,12 @@ ALTERNATIVES = {
 
 
 def fit_alternative(name, data, seeds, target_accept):
-    """An alternative model's fits, as :class:`rlrecover.bayes.PosteriorFit` records."""
-    from rlrecover.bayes import _finish, _nutpie_sampler
+    """An alternative model's fits, as :class:`rlrecover.inference.posterior.PosteriorFit`."""
+    from rlrecover.inference.sampling import _finish, _nutpie_sampler
 
     t0 = time.perf_counter()
     model = ALTERNATIVES[name][0](*data[0], PRIORS, Q_INIT)
-    start = _nutpie_sampler(model, settings(target_accept), None)
+    start = _nutpie_sampler(model, RW.param_names, settings(target_accept), None)
     compile_seconds = time.perf_counter() - t0
     fits = []
     for i, ((actions, rewards), seed) in enumerate(zip(data, seeds, strict=True)):
@@ -285,11 +304,13 @@ def fit_alternative(name, data, seeds, target_accept):
 
 # ------------------------------------------------------------------------ figures
 def fit_all(kind, data, seeds, target_accept, idx=None):
-    from rlrecover.bayes import sample_posteriors
+    from rlrecover.inference.sampling import sample_posteriors
 
     idx = range(len(data)) if idx is None else idx
     items = [(i, *data[i], int(seeds[i])) for i in idx]
-    fits = list(sample_posteriors(kind, items, settings(target_accept), PRIORS, Q_INIT))
+    fits = list(
+        sample_posteriors(RW, kind, items, settings(target_accept), PRIORS.record, (Q_INIT,))
+    )
     bad = [f.error for f in fits if f.error]
     if bad:
         raise RuntimeError(f"{len(bad)} fits failed, first: {bad[0]}")
@@ -444,10 +465,10 @@ def divergence_locations(data, seeds, idx, target_accept, n_main):
     """
     import nutpie
 
-    from rlrecover.nutpie_compile import compile_model
-    from rlrecover.qlearning import build_model
+    from rlrecover.inference.nutpie_compile import compile_model
+    from rlrecover.inference.pymc_models import build_model
 
-    cm = compile_model(build_model("potential", *data[idx[0]], PRIORS, Q_INIT))
+    cm = compile_model(build_model(RW, "potential", *data[idx[0]], PRIORS.record, (Q_INIT,)))
     s = settings(target_accept)
     starts, post = [], []
     for i in idx:

@@ -597,8 +597,8 @@ def main() -> None:
         print(f"fused likelihood (ChoiceLogLikOp) in nutpie's compiled graph: {fused}")
         if kind == "bernoulli" and not fused:
             print(
-                "WARNING: the rewrite rlrecover.inference.rewrites.fuse_bernoulli_loglik no longer "
-                "matches the Bernoulli model's graph: that model runs unfused (slower)."
+                "WARNING: the rewrite rlrecover.inference.rewrites.fuse_bernoulli_loglik no "
+                "longer matches the Bernoulli model's graph: that model runs unfused (slower)."
             )
         print(
             f"floor: {evals:.0f} gradient evaluations (mean of the same {n_cell - 1} fits) x "
